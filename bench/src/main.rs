@@ -1,0 +1,257 @@
+//! `make bench`: our HTTP trigger vs a native hyper server, side by side in one
+//! run on loopback, plus cold start with and without the compile cache.
+
+use std::convert::Infallible;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+
+const CONNECTIONS: usize = 32;
+const WARMUP: Duration = Duration::from_secs(1);
+const MEASURE: Duration = Duration::from_secs(5);
+
+fn main() -> Result<()> {
+    let root = repo_root();
+    let spinkube = sibling_binary("spinkube")?;
+    let app = std::env::args()
+        .nth(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("examples/rust-http"));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+
+    println!("# HTTP throughput: {CONNECTIONS} keep-alive connections, {MEASURE:?} each, loopback");
+    println!("# app: {}", app.display());
+    let native = rt.block_on(async {
+        let addr = start_native().await?;
+        load(addr).await
+    })?;
+    let cache = tempdir("bench-cache")?;
+    let (mut child, addr) = start_spinkube(&spinkube, &app, &cache)?;
+    let spin = rt.block_on(load(addr));
+    let _ = child.kill();
+    let _ = child.wait();
+    let spin = spin?;
+    println!(
+        "{:<28} {:>10} {:>10} {:>10}",
+        "server", "req/s", "p50", "p99"
+    );
+    native.print("native hyper hello-world");
+    spin.print("spinkube (Wasm component)");
+    println!(
+        "ratio spinkube/native: {:.0}%",
+        100.0 * spin.rps / native.rps
+    );
+
+    println!();
+    println!("# cold start: process start to first 200");
+    let fresh = tempdir("bench-cold")?;
+    let cold = cold_start(&rt, &spinkube, &app, &fresh)?;
+    let warm = cold_start(&rt, &spinkube, &app, &fresh)?;
+    let warm2 = cold_start(&rt, &spinkube, &app, &fresh)?;
+    println!("empty compile cache : {:>8.1} ms", ms(cold));
+    println!(
+        "warm compile cache  : {:>8.1} ms (second run {:.1} ms)",
+        ms(warm),
+        ms(warm2)
+    );
+    let _ = std::fs::remove_dir_all(&cache);
+    let _ = std::fs::remove_dir_all(&fresh);
+    Ok(())
+}
+
+struct Figures {
+    rps: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+impl Figures {
+    fn print(&self, name: &str) {
+        println!(
+            "{name:<28} {:>10.0} {:>8.2}ms {:>8.2}ms",
+            self.rps,
+            ms(self.p50),
+            ms(self.p99)
+        );
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+async fn start_native() -> Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            tokio::spawn(async move {
+                let svc = service_fn(|_req| async {
+                    let mut r =
+                        hyper::Response::new(Full::new(Bytes::from_static(b"Hello from Rust!")));
+                    r.headers_mut()
+                        .insert("content-type", "text/plain".parse().unwrap());
+                    Ok::<_, Infallible>(r)
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    Ok(addr)
+}
+
+/// Closed-loop load: each connection sends its next request when the last answers.
+async fn load(addr: SocketAddr) -> Result<Figures> {
+    let mut tasks = Vec::new();
+    let start = Instant::now();
+    for _ in 0..CONNECTIONS {
+        tasks.push(tokio::spawn(async move {
+            let stream = tokio::net::TcpStream::connect(addr).await?;
+            stream.set_nodelay(true)?;
+            let (mut sender, conn) =
+                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+            tokio::spawn(conn);
+            let mut latencies = Vec::new();
+            loop {
+                let t = Instant::now();
+                let req = hyper::Request::get("/")
+                    .header("host", addr.to_string())
+                    .body(Empty::<Bytes>::new())?;
+                let resp = sender.send_request(req).await?;
+                let status = resp.status();
+                resp.into_body().collect().await?;
+                if status != 200 {
+                    bail!("unexpected status {status}");
+                }
+                let elapsed = start.elapsed();
+                if elapsed > WARMUP + MEASURE {
+                    break;
+                }
+                if elapsed > WARMUP {
+                    latencies.push(t.elapsed());
+                }
+            }
+            Ok::<_, anyhow::Error>(latencies)
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    all.sort();
+    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
+    Ok(Figures {
+        rps: all.len() as f64 / MEASURE.as_secs_f64(),
+        p50: pct(0.50),
+        p99: pct(0.99),
+    })
+}
+
+fn start_spinkube(bin: &Path, app: &Path, cache: &Path) -> Result<(Child, SocketAddr)> {
+    let mut child = Command::new(bin)
+        .args(["up", "-q", "--listen", "127.0.0.1:0", "-f"])
+        .arg(app)
+        .env("SPINKUBE_CACHE_DIR", cache)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting spinkube")?;
+    let out = child.stdout.take().context("stdout")?;
+    let mut lines = BufReader::new(out).lines();
+    while let Some(line) = lines.next().transpose()? {
+        if let Some(url) = line.strip_prefix("Serving http://") {
+            let addr = url.parse()?;
+            std::thread::spawn(move || lines.for_each(drop));
+            return Ok((child, addr));
+        }
+    }
+    bail!("spinkube exited before serving")
+}
+
+/// Time from spawning `spinkube up` on a fixed port to its first 200.
+fn cold_start(
+    rt: &tokio::runtime::Runtime,
+    bin: &Path,
+    app: &Path,
+    cache: &Path,
+) -> Result<Duration> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+    let start = Instant::now();
+    let mut child = Command::new(bin)
+        .args(["up", "-q", "--listen", &addr.to_string(), "-f"])
+        .arg(app)
+        .env("SPINKUBE_CACHE_DIR", cache)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()?;
+    let result = rt.block_on(async {
+        loop {
+            if start.elapsed() > Duration::from_secs(120) {
+                bail!("no response within 120 s");
+            }
+            if let Ok(stream) = tokio::net::TcpStream::connect(addr).await {
+                if let Ok((mut sender, conn)) =
+                    hyper::client::conn::http1::handshake(TokioIo::new(stream)).await
+                {
+                    tokio::spawn(conn);
+                    let req = hyper::Request::get("/")
+                        .header("host", addr.to_string())
+                        .body(Empty::<Bytes>::new())?;
+                    if let Ok(r) = sender.send_request(req).await {
+                        if r.status() == 200 {
+                            return Ok(start.elapsed());
+                        }
+                    }
+                }
+            }
+            // Polling interval of the probe, not synchronisation in a test.
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    result
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+fn sibling_binary(name: &str) -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let path = exe.parent().context("exe dir")?.join(name);
+    if !path.is_file() {
+        bail!(
+            "{} not found; build it with `cargo build --release -p spinkube-cli`",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+fn tempdir(prefix: &str) -> Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

@@ -1,0 +1,108 @@
+//! Real guests from each SDK, served by `spinkube up`.
+
+mod common;
+
+use common::{app_dir, client, Up};
+
+#[test]
+fn python_wasi_http_app_answers_with_spin_headers() {
+    let dir = app_dir("examples/python-http");
+    let up = Up::start(&["-f", dir.to_str().unwrap()]);
+    let c = client();
+
+    let r = c.get(up.url("/")).send().unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/plain");
+    assert_eq!(r.text().unwrap(), "Hello from Python!");
+
+    let r = c
+        .post(up.url("/echo?x=1"))
+        .header("spin-full-url", "forged")
+        .body("ping")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().unwrap();
+    assert_eq!(v["method"], "POST");
+    assert_eq!(v["body"], "ping");
+    let h = &v["headers"];
+    let port = up.base.rsplit(':').next().unwrap();
+    assert_eq!(
+        h["spin-full-url"],
+        format!("http://127.0.0.1:{port}/echo?x=1")
+    );
+    assert_eq!(h["spin-path-info"], "/echo");
+    assert_eq!(h["spin-matched-route"], "/...");
+    assert_eq!(h["spin-raw-component-route"], "/...");
+    assert_eq!(h["spin-component-route"], "");
+    assert!(h["spin-client-addr"]
+        .as_str()
+        .unwrap()
+        .starts_with("127.0.0.1:"));
+}
+
+#[test]
+fn js_app_answers() {
+    let dir = app_dir("examples/js-http");
+    let up = Up::start(&["-f", dir.to_str().unwrap()]);
+    let c = client();
+    // JS guests need a fresh instance per request: ask twice.
+    for _ in 0..2 {
+        let r = c.get(up.url("/anything")).send().unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.text().unwrap(), "Hello from JS!");
+    }
+}
+
+#[test]
+fn rust_core_module_is_componentized_with_the_adapter() {
+    let dir = app_dir("examples/rust-http");
+    let wasm = std::fs::read(dir.join("app.wasm")).unwrap();
+    assert_eq!(
+        &wasm[4..8],
+        &[1, 0, 0, 0],
+        "the Rust example must be a core module"
+    );
+    let up = Up::start(&["-f", dir.to_str().unwrap()]);
+    let r = client().get(up.url("/")).send().unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-example"], "rust");
+    assert_eq!(r.text().unwrap(), "Hello from Rust!");
+}
+
+#[test]
+fn c_legacy_inbound_http_component() {
+    let dir = app_dir("examples/c-http");
+    let up = Up::start(&["-f", dir.to_str().unwrap()]);
+    let c = client();
+    let r = c.get(up.url("/c/hello")).send().unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/plain");
+    assert_eq!(r.text().unwrap(), "Hello from C!");
+    let r = c.get(up.url("/c/missing")).send().unwrap();
+    assert_eq!(r.status(), 404);
+    // Outside the component's route: the router answers.
+    assert_eq!(c.get(up.url("/elsewhere")).send().unwrap().status(), 404);
+}
+
+#[test]
+fn wagi_module_gets_cgi_environment_and_stdin() {
+    let dir = app_dir("examples/c-wagi");
+    let up = Up::start(&["-f", dir.to_str().unwrap()]);
+    let r = client()
+        .post(up.url("/wagi/some/path?greet=world"))
+        .body("request body")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-wagi"], "yes");
+    assert_eq!(r.headers()["content-type"], "text/plain");
+    let body = r.text().unwrap();
+    assert!(body.contains("Hello from Wagi!"), "{body}");
+    assert!(body.contains("PATH_INFO=/some/path"), "{body}");
+    assert!(body.contains("QUERY_STRING=greet=world"), "{body}");
+    assert!(body.contains("X_MATCHED_ROUTE=/wagi/..."), "{body}");
+    assert!(body.contains("REQUEST_METHOD=POST"), "{body}");
+    assert!(body.contains("ARGS=/wagi/some/path greet world"), "{body}");
+    assert!(body.contains("BODY=request body"), "{body}");
+}

@@ -1,0 +1,31 @@
+// A Wagi (CGI over WASI) module: the request comes in through environment variables
+// (PATH_INFO, QUERY_STRING, X_MATCHED_ROUTE, REQUEST_METHOD, ...), argv and stdin;
+// the response is CGI on stdout: headers, a blank line, then the body.
+#include <stdio.h>
+#include <stdlib.h>
+
+static const char *env(const char *name) {
+    const char *v = getenv(name);
+    return v ? v : "";
+}
+
+int main(int argc, char **argv) {
+    printf("Content-Type: text/plain\n");
+    printf("X-Wagi: yes\n");
+    printf("\n");
+    printf("Hello from Wagi!\n");
+    printf("PATH_INFO=%s\n", env("PATH_INFO"));
+    printf("QUERY_STRING=%s\n", env("QUERY_STRING"));
+    printf("X_MATCHED_ROUTE=%s\n", env("X_MATCHED_ROUTE"));
+    printf("REQUEST_METHOD=%s\n", env("REQUEST_METHOD"));
+    printf("ARGS=");
+    for (int i = 0; i < argc; i++) printf(i ? " %s" : "%s", argv[i]);
+    printf("\n");
+    printf("BODY=");
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, stdin)) > 0) fwrite(buf, 1, n, stdout);
+    // No newline after the body: the response ends with exactly the bytes of stdin.
+    fflush(stdout);
+    return 0;
+}

@@ -1,0 +1,12 @@
+# Pinned tool versions shared by e2e/install-tools.sh and examples/build.sh.
+# Sourced by bash; keep it to plain assignments.
+SPIN_PY_SDK_VERSION=3.4.1
+COMPONENTIZE_PY_VERSION=0.17.2
+WIT_BINDGEN_VERSION=0.63.0
+WASM_RUST_TARGET=wasm32-wasip1
+# Cache for tools installed by e2e/install-tools.sh (keyed by version).
+SPINKUBE_TOOLS_DIR="${SPINKUBE_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/spinkube/tools}"
+WIT_BINDGEN_ROOT="$SPINKUBE_TOOLS_DIR/wit-bindgen-$WIT_BINDGEN_VERSION"
+PY_VENV_DIR="$SPINKUBE_TOOLS_DIR/py-spin-sdk-$SPIN_PY_SDK_VERSION-componentize-py-$COMPONENTIZE_PY_VERSION"
+WASM_TOOLS_VERSION=1.263.0   # optional (install-tools.sh --wasm-tools)
+WASM_TOOLS_ROOT="$SPINKUBE_TOOLS_DIR/wasm-tools-$WASM_TOOLS_VERSION"

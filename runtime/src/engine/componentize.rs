@@ -1,0 +1,98 @@
+//! Core modules as the Rust/C/Go Spin SDKs build them (wasm32-wasip1 with an
+//! embedded `component-type` section) become components here, at load time,
+//! by linking the WASI preview1 adapter — as Spin does.
+
+use std::borrow::Cow;
+
+use anyhow::{bail, Context, Result};
+use wasi_preview1_component_adapter_provider::{
+    WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME, WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WasmKind {
+    Component,
+    CoreModule,
+    /// WebAssembly text: compiled as-is.
+    Text,
+    Unknown,
+}
+
+pub fn classify(bytes: &[u8]) -> WasmKind {
+    if wasmparser::Parser::is_component(bytes) {
+        WasmKind::Component
+    } else if wasmparser::Parser::is_core_wasm(bytes) {
+        WasmKind::CoreModule
+    } else if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'(') {
+        WasmKind::Text
+    } else {
+        WasmKind::Unknown
+    }
+}
+
+/// Returns component bytes for any Wasm the HTTP/Redis triggers can run.
+pub fn componentize(bytes: &[u8]) -> Result<Cow<'_, [u8]>> {
+    match classify(bytes) {
+        WasmKind::Component | WasmKind::Text => Ok(Cow::Borrowed(bytes)),
+        WasmKind::CoreModule => {
+            if !has_component_type(bytes) {
+                bail!(
+                    "this is a core Wasm module without an embedded component type, so its \
+                     exports cannot be known; rebuild it with a current Spin SDK (or as a \
+                     component), or run it with `executor = {{ type = \"wagi\" }}`"
+                );
+            }
+            let component = wit_component::ComponentEncoder::default()
+                .validate(true)
+                .module(bytes)
+                .context("reading the module's component type")?
+                .adapter(
+                    WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME,
+                    WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
+                )
+                .context("loading the WASI preview1 adapter")?
+                .encode()
+                .context("turning the core module into a component")?;
+            Ok(Cow::Owned(component))
+        }
+        WasmKind::Unknown => {
+            bail!("not a WebAssembly module or component (the file does not start with the Wasm magic bytes)")
+        }
+    }
+}
+
+fn has_component_type(bytes: &[u8]) -> bool {
+    wasmparser::Parser::new(0)
+        .parse_all(bytes)
+        .filter_map(Result::ok)
+        .any(|payload| match payload {
+            wasmparser::Payload::CustomSection(s) => s.name().starts_with("component-type"),
+            _ => false,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_binaries_and_text() {
+        assert_eq!(classify(b"\0asm\x0d\0\x01\0"), WasmKind::Component);
+        assert_eq!(classify(b"\0asm\x01\0\0\0"), WasmKind::CoreModule);
+        assert_eq!(classify(b"  (component)"), WasmKind::Text);
+        assert_eq!(classify(b"#!/bin/sh"), WasmKind::Unknown);
+    }
+
+    #[test]
+    fn core_module_without_component_type_gets_a_clear_error() {
+        let err = componentize(b"\0asm\x01\0\0\0").unwrap_err().to_string();
+        assert!(err.contains("without an embedded component type"), "{err}");
+        assert!(err.contains("wagi"), "{err}");
+    }
+
+    #[test]
+    fn garbage_is_rejected() {
+        let err = componentize(b"hello").unwrap_err().to_string();
+        assert!(err.contains("not a WebAssembly"), "{err}");
+    }
+}

@@ -1,0 +1,195 @@
+//! One wasmtime engine per process: pooling allocator, epoch interruption for
+//! runaway guests, per-instance memory limits and an on-disk compile cache.
+
+mod cache;
+mod componentize;
+mod limits;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use wasmtime::component::Component;
+use wasmtime::{Module, Store, UpdateDeadline};
+
+pub use componentize::{classify, WasmKind};
+pub use limits::{HasLimiter, MemoryLimiter};
+
+/// How often the epoch advances; the granularity of guest timeouts and yields.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Pooling allocator (fast instantiation); off for hosts with little virtual memory.
+    pub pooling: bool,
+    /// Where compiled components are kept between runs; `None` disables the cache.
+    pub cache_dir: Option<PathBuf>,
+    /// Largest linear memory one instance may grow to, in bytes.
+    pub max_instance_memory: Option<usize>,
+    /// Longest a guest may run for one event before it is interrupted.
+    pub execution_timeout: Option<Duration>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            pooling: true,
+            cache_dir: default_cache_dir(),
+            max_instance_memory: None,
+            execution_timeout: None,
+        }
+    }
+}
+
+/// `$SPINKUBE_CACHE_DIR`, else `$XDG_CACHE_HOME/spinkube`, else `~/.cache/spinkube`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("SPINKUBE_CACHE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("spinkube"))
+}
+
+#[derive(Clone)]
+pub struct SpinEngine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: wasmtime::Engine,
+    config: EngineConfig,
+    cache: Option<cache::CompileCache>,
+}
+
+impl SpinEngine {
+    pub fn new(config: EngineConfig) -> Result<Self> {
+        let engine = match build_engine(&config, config.pooling) {
+            Ok(engine) => engine,
+            Err(e) if config.pooling => {
+                // Pooling reserves a lot of virtual memory up front; fall back rather than fail.
+                tracing::warn!("pooling allocator unavailable ({e:#}); using on-demand allocation");
+                build_engine(&config, false)?
+            }
+            Err(e) => return Err(e),
+        };
+        let cache = config
+            .cache_dir
+            .as_ref()
+            .map(|dir| cache::CompileCache::new(dir.join("components"), &engine));
+        spawn_epoch_ticker(&engine);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                engine,
+                config,
+                cache,
+            }),
+        })
+    }
+
+    pub fn wasmtime(&self) -> &wasmtime::Engine {
+        &self.inner.engine
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// Compiles (or loads from cache) a component; core modules carrying a
+    /// `component-type` section are componentized with the WASI adapter first.
+    pub fn load_component(&self, bytes: &[u8]) -> Result<Component> {
+        let engine = &self.inner.engine;
+        if let Some(cache) = &self.inner.cache {
+            if let Some(component) = cache.get_component(engine, bytes) {
+                return Ok(component);
+            }
+        }
+        let component_bytes = componentize::componentize(bytes)?;
+        let component = Component::new(engine, &component_bytes)?;
+        if let Some(cache) = &self.inner.cache {
+            cache.put_component(bytes, &component);
+        }
+        Ok(component)
+    }
+
+    /// Compiles (or loads from cache) a core module, for the Wagi executor.
+    pub fn load_module(&self, bytes: &[u8]) -> Result<Module> {
+        let engine = &self.inner.engine;
+        if let Some(cache) = &self.inner.cache {
+            if let Some(module) = cache.get_module(engine, bytes) {
+                return Ok(module);
+            }
+        }
+        let module = Module::new(engine, bytes)?;
+        if let Some(cache) = &self.inner.cache {
+            cache.put_module(bytes, &module);
+        }
+        Ok(module)
+    }
+
+    /// A store for one guest invocation with the memory limit and execution
+    /// deadline applied. Guests yield to the async runtime every tick so a
+    /// busy guest cannot starve other requests.
+    pub fn new_store<T: HasLimiter + Send + 'static>(&self, data: T) -> Store<T> {
+        let mut store = Store::new(&self.inner.engine, data);
+        store.limiter(|data| data.limiter());
+        let started = Instant::now();
+        let timeout = self.inner.config.execution_timeout;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| match timeout {
+            Some(limit) if started.elapsed() >= limit => Ok(UpdateDeadline::Interrupt),
+            _ => Ok(UpdateDeadline::Yield(1)),
+        });
+        store
+    }
+}
+
+fn build_engine(config: &EngineConfig, pooling: bool) -> Result<wasmtime::Engine> {
+    let mut c = wasmtime::Config::new();
+    c.wasm_component_model(true).epoch_interruption(true);
+    if pooling {
+        let mut p = wasmtime::PoolingAllocationConfig::default();
+        // Sized for big guests (Python components hold many core instances and tables).
+        p.total_component_instances(1_000)
+            .max_component_instance_size(16 << 20)
+            .max_core_instances_per_component(200)
+            .max_tables_per_component(64)
+            .table_elements(200_000)
+            .max_memories_per_component(32)
+            .total_memories(1_000)
+            .total_tables(4_000)
+            .total_core_instances(4_000)
+            .max_core_instance_size(16 << 20);
+        if let Some(max) = config.max_instance_memory {
+            p.max_memory_size(max);
+        }
+        c.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(p));
+    }
+    let engine = wasmtime::Engine::new(&c)?;
+    if pooling {
+        // Fail here (and fall back) instead of on the first request.
+        let probe = Component::new(&engine, "(component)")
+            .map_err(anyhow::Error::from)
+            .context("probing pooling allocator")?;
+        let linker = wasmtime::component::Linker::<()>::new(&engine);
+        let mut store = Store::new(&engine, ());
+        linker.instantiate(&mut store, &probe)?;
+    }
+    Ok(engine)
+}
+
+fn spawn_epoch_ticker(engine: &wasmtime::Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("epoch-ticker".into())
+        .spawn(move || loop {
+            std::thread::sleep(EPOCH_TICK);
+            match weak.upgrade() {
+                Some(engine) => engine.increment_epoch(),
+                None => break,
+            }
+        })
+        .ok();
+}

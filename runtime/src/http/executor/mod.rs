@@ -1,0 +1,138 @@
+//! The three ways a Spin component can answer an HTTP request.
+
+mod legacy;
+mod wagi;
+mod wasi_http;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use bytes::Bytes;
+use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Full};
+use wasmtime::component::{Component, Linker};
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+
+use crate::engine::SpinEngine;
+use crate::host::InstanceState;
+
+pub use wagi::WagiRequest;
+
+/// Response body type of every executor.
+pub type Body = UnsyncBoxBody<Bytes, wasmtime_wasi_http::Error>;
+
+pub fn full_body(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+/// What a component needs at each instantiation besides its code.
+#[derive(Debug, Clone, Default)]
+pub struct ComponentContext {
+    pub id: Arc<str>,
+    pub env: Vec<(String, String)>,
+    /// (host directory, guest path) mounted read-only.
+    pub files: Vec<(PathBuf, String)>,
+}
+
+impl ComponentContext {
+    pub fn wasi_builder(&self) -> Result<WasiCtxBuilder> {
+        let mut b = WasiCtxBuilder::new();
+        b.inherit_stdout().inherit_stderr().envs(&self.env);
+        for (host, guest) in &self.files {
+            b.preopened_dir(host, guest, FsPerms::ReadOnly)
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("mounting {} at {guest}", host.display()))?;
+        }
+        Ok(b)
+    }
+}
+
+/// A component prepared for one executor, ready to instantiate per request.
+pub enum Executor {
+    WasiHttp(wasi_http::WasiHttpExecutor),
+    Legacy(legacy::LegacyExecutor),
+    Wagi(wagi::WagiExecutor),
+}
+
+/// Request body as executors receive it.
+pub type RequestBody = UnsyncBoxBody<Bytes, hyper::Error>;
+
+/// Per-request inputs shared by all executors.
+pub struct Invocation {
+    pub request: hyper::Request<RequestBody>,
+    pub scheme: &'static str,
+    pub client_addr: SocketAddr,
+    pub wagi: Option<WagiRequest>,
+}
+
+impl Executor {
+    /// Picks the executor from the component's exports: wasi:http first, then
+    /// the legacy `fermyon:spin/inbound-http`.
+    pub fn for_component(
+        engine: &SpinEngine,
+        linker: &Linker<InstanceState>,
+        ctx: ComponentContext,
+        component: &Component,
+    ) -> Result<Self> {
+        let pre = crate::host::instantiate_pre(linker, component)?;
+        if let Ok(e) = wasi_http::WasiHttpExecutor::new(engine, ctx.clone(), pre.clone()) {
+            return Ok(Executor::WasiHttp(e));
+        }
+        if let Ok(e) = legacy::LegacyExecutor::new(engine, ctx, pre) {
+            return Ok(Executor::Legacy(e));
+        }
+        let exports = export_names(engine, component);
+        bail!(
+            "the component exports no HTTP handler: expected `wasi:http/incoming-handler@0.2.x` \
+             or `fermyon:spin/inbound-http`, found [{}]; build it with a Spin SDK's HTTP \
+             component macro, or fix the trigger's `component`",
+            exports.join(", ")
+        )
+    }
+
+    pub fn wagi(
+        engine: &SpinEngine,
+        ctx: ComponentContext,
+        bytes: &[u8],
+        cfg: crate::http::config::WagiConfig,
+    ) -> Result<Self> {
+        Ok(Executor::Wagi(wagi::WagiExecutor::new(
+            engine, ctx, bytes, cfg,
+        )?))
+    }
+
+    pub async fn execute(&self, inv: Invocation) -> Result<hyper::Response<Body>> {
+        match self {
+            Executor::WasiHttp(e) => e.execute(inv).await,
+            Executor::Legacy(e) => e.execute(inv).await,
+            Executor::Wagi(e) => e.execute(inv).await,
+        }
+    }
+}
+
+fn export_names(engine: &SpinEngine, component: &Component) -> Vec<String> {
+    component
+        .component_type()
+        .exports(engine.wasmtime())
+        .map(|(name, _)| name.to_string())
+        .collect()
+}
+
+/// Adds what the user should know about a failed invocation (memory limit hit).
+pub(crate) fn explain_failure(
+    err: anyhow::Error,
+    memory_exceeded: bool,
+    limit: Option<usize>,
+) -> anyhow::Error {
+    if memory_exceeded {
+        let limit = limit.map(|l| format!(" of {l} bytes")).unwrap_or_default();
+        err.context(format!(
+            "the guest tried to grow its memory past the limit{limit} (raise it with --max-instance-memory / SPIN_MAX_INSTANCE_MEMORY)"
+        ))
+    } else {
+        err
+    }
+}

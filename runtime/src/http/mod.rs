@@ -1,0 +1,307 @@
+//! The Spin HTTP trigger: routes requests to components (or static
+//! responses) and runs them with the right executor.
+
+pub mod config;
+pub mod executor;
+pub mod routing;
+pub mod server;
+pub mod spin_headers;
+mod wellknown;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use http::{HeaderName, HeaderValue, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+
+pub use config::{HttpTriggerConfig, RouteSpec, StaticResponse};
+use executor::{full_body, Body, ComponentContext, Executor, Invocation, WagiRequest};
+use routing::Router;
+
+use crate::app::{content, LockedApp};
+use crate::engine::SpinEngine;
+
+enum Target {
+    Handler(usize),
+    Static(StaticResponse),
+}
+
+/// What a route leads to, and the name `spinkube up` prints for it.
+struct RouteEntry {
+    label: String,
+    target: Target,
+}
+
+struct Handler {
+    component_id: Arc<str>,
+    executor: Executor,
+}
+
+/// A route as `spin up` prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteInfo {
+    pub label: String,
+    /// Path without the trailing `/...`.
+    pub path: String,
+    pub wildcard: bool,
+}
+
+/// Connection facts the handler needs for Spin's request headers.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnInfo {
+    pub scheme: &'static str,
+    pub client_addr: SocketAddr,
+    pub local_addr: SocketAddr,
+}
+
+pub struct HttpTrigger {
+    router: Router<RouteEntry>,
+    base: String,
+    handlers: Vec<Handler>,
+    app_name: String,
+    engine: SpinEngine,
+}
+
+impl HttpTrigger {
+    /// Compiles and pre-instantiates every HTTP component of the app.
+    pub fn new(app: &LockedApp, engine: &SpinEngine) -> Result<Self> {
+        let configs = HttpTriggerConfig::from_app(app)?;
+        let base = app
+            .trigger_settings("http")
+            .and_then(|s| s.get("base"))
+            .and_then(|b| b.as_str())
+            .unwrap_or("/")
+            .to_string();
+        let linker = crate::host::base_linker(engine.wasmtime())?;
+        let mut components = HashMap::new();
+        let mut handlers = Vec::new();
+        let mut routes = Vec::new();
+        for cfg in configs {
+            let target = match (&cfg.component, &cfg.static_response) {
+                (_, Some(s)) => Target::Static(s.clone()),
+                (Some(id), None) => {
+                    let handler = prepare(app, engine, &linker, &mut components, id, &cfg)
+                        .with_context(|| format!("component `{id}` (HTTP trigger `{}`)", cfg.id))?;
+                    handlers.push(handler);
+                    Target::Handler(handlers.len() - 1)
+                }
+                (None, None) => continue, // rejected by HttpTriggerConfig::from_app
+            };
+            if let RouteSpec::Path(route) = &cfg.route {
+                let label = cfg.component.clone().unwrap_or_else(|| cfg.id.clone());
+                routes.push((route.clone(), RouteEntry { label, target }));
+            }
+        }
+        let (router, duplicates) = Router::build(&base, routes)?;
+        for d in duplicates {
+            tracing::warn!("{d}");
+        }
+        Ok(Self {
+            router,
+            base,
+            handlers,
+            app_name: app.name().unwrap_or("app").to_string(),
+            engine: engine.clone(),
+        })
+    }
+
+    pub fn routes(&self) -> Vec<RouteInfo> {
+        self.router
+            .routes()
+            .map(|(route, entry)| {
+                let wildcard = route.ends_with("/...");
+                let path = route.strip_suffix("/...").unwrap_or(route);
+                let path = if path.is_empty() { "" } else { path };
+                RouteInfo {
+                    label: entry.label.clone(),
+                    path: path.to_string(),
+                    wildcard,
+                }
+            })
+            .collect()
+    }
+
+    /// Answers one request; never fails: guest errors become a 500 and a log line.
+    pub async fn handle(
+        &self,
+        req: hyper::Request<Incoming>,
+        conn: ConnInfo,
+    ) -> hyper::Response<Body> {
+        let path = req.uri().path().to_string();
+        if let Some(resp) = wellknown::respond(&path, &self.app_name) {
+            return resp;
+        }
+        let Some(m) = self.router.route(&path) else {
+            return status_response(StatusCode::NOT_FOUND);
+        };
+        let index = match &m.target.target {
+            Target::Static(s) => return static_response(s),
+            Target::Handler(i) => *i,
+        };
+        let handler = &self.handlers[index];
+        let (parts, body) = req.into_parts();
+        let host = parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_string)
+            .unwrap_or_else(|| conn.local_addr.to_string());
+        let path_and_query = parts
+            .uri
+            .path_and_query()
+            .map(|pq| pq.as_str().to_string())
+            .unwrap_or_else(|| path.clone());
+        let info = spin_headers::RequestInfo {
+            scheme: conn.scheme,
+            host: &host,
+            path_and_query: &path_and_query,
+            client_addr: conn.client_addr,
+        };
+        let (mut parts, body, wagi) = if matches!(handler.executor, Executor::Wagi(_)) {
+            // CGI needs CONTENT_LENGTH, so Wagi reads the whole body first.
+            let body = match body.collect().await {
+                Ok(b) => b.to_bytes(),
+                Err(e) => {
+                    tracing::warn!("reading request body for {path}: {e}");
+                    return status_response(StatusCode::BAD_REQUEST);
+                }
+            };
+            let wagi_info = spin_headers::WagiRequestInfo {
+                method: &parts.method,
+                version: parts.version,
+                headers: &parts.headers,
+                content_length: body.len(),
+            };
+            let env = spin_headers::wagi_env(&m, &self.base, &info, &wagi_info);
+            let mut argv = spin_headers::wagi_args(&path_and_query).into_iter();
+            let script_name = argv.next().unwrap_or_default();
+            let wagi = WagiRequest {
+                env,
+                script_name,
+                args: argv.collect(),
+                body,
+            };
+            let empty = http_body_util::Empty::new().map_err(|never| match never {});
+            (parts, empty.boxed_unsync(), Some(wagi))
+        } else {
+            (parts, body.boxed_unsync(), None)
+        };
+        // Spin's headers are authoritative: drop any a client tried to send.
+        let forged: Vec<HeaderName> = parts
+            .headers
+            .keys()
+            .filter(|k| k.as_str().starts_with("spin-"))
+            .cloned()
+            .collect();
+        for k in forged {
+            parts.headers.remove(k);
+        }
+        for (name, value) in spin_headers::spin_headers(&m, &self.base, &info) {
+            if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+                parts.headers.insert(n, v);
+            }
+        }
+        // wasi:http guests see an absolute URI, as on Spin.
+        if let Ok(uri) = format!("{}://{host}{path_and_query}", conn.scheme).parse() {
+            parts.uri = uri;
+        }
+        tracing::debug!(component = %handler.component_id, "dispatching {} {path}", parts.method);
+        let inv = Invocation {
+            request: hyper::Request::from_parts(parts, body),
+            scheme: conn.scheme,
+            client_addr: conn.client_addr,
+            wagi,
+        };
+        let result = match self.engine.config().execution_timeout {
+            // Backstop for time spent outside guest code (the epoch deadline covers guest code).
+            Some(limit) => {
+                match tokio::time::timeout(limit * 2, handler.executor.execute(inv)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(anyhow::anyhow!("timed out after {limit:?}")),
+                }
+            }
+            None => handler.executor.execute(inv).await,
+        };
+        match result {
+            Ok(resp) => resp,
+            Err(e) => {
+                let timeout = e
+                    .downcast_ref::<wasmtime::Trap>()
+                    .is_some_and(|t| *t == wasmtime::Trap::Interrupt);
+                if timeout {
+                    tracing::error!(component = %handler.component_id, "request to {path} timed out: the guest ran longer than the execution limit (--request-timeout) and was stopped");
+                } else {
+                    tracing::error!(component = %handler.component_id, "request to {path} failed: {e:#}");
+                }
+                status_response(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+        }
+    }
+}
+
+fn prepare(
+    app: &LockedApp,
+    engine: &SpinEngine,
+    linker: &wasmtime::component::Linker<crate::host::InstanceState>,
+    compiled: &mut HashMap<String, wasmtime::component::Component>,
+    id: &str,
+    cfg: &HttpTriggerConfig,
+) -> Result<Handler> {
+    let component = app
+        .component(id)
+        .with_context(|| format!("component `{id}` is not defined"))?;
+    let files = component
+        .files
+        .iter()
+        .map(|f| Ok((content::local_path(&f.content)?, f.path.clone())))
+        .collect::<Result<Vec<_>>>()?;
+    let ctx = ComponentContext {
+        id: Arc::from(id),
+        env: component
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        files,
+    };
+    let bytes = content::read(&component.source.content)?;
+    let executor = match &cfg.executor {
+        Some(config::ExecutorConfig::Wagi(w)) => Executor::wagi(engine, ctx, &bytes, w.clone())?,
+        _ => {
+            let compiled = match compiled.get(id) {
+                Some(c) => c.clone(),
+                None => {
+                    let c = engine.load_component(&bytes)?;
+                    compiled.insert(id.to_string(), c.clone());
+                    c
+                }
+            };
+            Executor::for_component(engine, linker, ctx, &compiled)?
+        }
+    };
+    Ok(Handler {
+        component_id: Arc::from(id),
+        executor,
+    })
+}
+
+fn status_response(status: StatusCode) -> hyper::Response<Body> {
+    let mut r = hyper::Response::new(full_body(
+        status.canonical_reason().unwrap_or("").to_string(),
+    ));
+    *r.status_mut() = status;
+    r
+}
+
+fn static_response(s: &StaticResponse) -> hyper::Response<Body> {
+    let mut builder = hyper::Response::builder().status(s.status_code.unwrap_or(200));
+    for (k, v) in &s.headers {
+        builder = builder.header(k, v);
+    }
+    builder
+        .body(full_body(s.body.clone().unwrap_or_default()))
+        .unwrap_or_else(|_| status_response(StatusCode::INTERNAL_SERVER_ERROR))
+}

@@ -1,0 +1,7 @@
+//! The SpinKube runtime: Spin app model, wasmtime engine, host APIs and triggers.
+//! Shared by `spinkube up` and the containerd shim.
+
+pub mod app;
+pub mod engine;
+pub mod host;
+pub mod http;
