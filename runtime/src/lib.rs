@@ -5,3 +5,7 @@ pub mod app;
 pub mod engine;
 pub mod host;
 pub mod http;
+pub mod outbound;
+pub mod runtime_config;
+pub mod services;
+pub mod variables;

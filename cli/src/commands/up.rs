@@ -2,7 +2,6 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -10,6 +9,7 @@ use clap::Args;
 use spinkube_runtime::app::{load_manifest_file, LoadOptions};
 use spinkube_runtime::engine::{EngineConfig, SpinEngine};
 use spinkube_runtime::http::{server, HttpTrigger};
+use spinkube_runtime::services::{self, ServiceOptions};
 
 #[derive(Args, Debug)]
 pub struct UpArgs {
@@ -37,6 +37,26 @@ pub struct UpArgs {
     /// Do not print the routes
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Runtime configuration file (key-value stores, SQLite databases, variables providers)
+    #[arg(long, env = "RUNTIME_CONFIG_FILE")]
+    pub runtime_config_file: Option<PathBuf>,
+
+    /// Directory for the default key-value store and SQLite database (default: .spin next to spin.toml)
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+
+    /// Application variable value (NAME=VALUE); overrides providers
+    #[arg(long = "variable", value_parser = parse_kv)]
+    pub variables: Vec<(String, String)>,
+
+    /// Set a key in the `default` key-value store before starting (KEY=VALUE)
+    #[arg(long = "key-value", value_parser = parse_kv)]
+    pub key_values: Vec<(String, String)>,
+
+    /// Run a SQL statement against the `default` database before starting (`@file` reads a file)
+    #[arg(long = "sqlite")]
+    pub sqlite_statements: Vec<String>,
 
     /// Environment variables for every component (KEY=VALUE)
     #[arg(short = 'e', long = "env", value_parser = parse_kv)]
@@ -81,6 +101,17 @@ async fn up(args: UpArgs) -> Result<()> {
     for c in &mut app.components {
         c.env.extend(args.env.iter().cloned());
     }
+    let app_dir = manifest_dir(&args.from);
+    let prepared = services::prepare(
+        &app,
+        &ServiceOptions {
+            runtime_config_file: args.runtime_config_file.clone(),
+            state_dir: args.state_dir.clone(),
+            app_dir: Some(app_dir),
+            variables: args.variables.iter().cloned().collect(),
+        },
+    )?;
+    seed_stores(&prepared, &args).await?;
     let engine = SpinEngine::new(EngineConfig {
         pooling: !args.disable_pooling,
         cache_dir: if args.disable_cache {
@@ -90,13 +121,15 @@ async fn up(args: UpArgs) -> Result<()> {
                 .clone()
                 .or_else(spinkube_runtime::engine::default_cache_dir)
         },
-        max_instance_memory: args.max_instance_memory,
+        max_instance_memory: args
+            .max_instance_memory
+            .or(prepared.runtime_config.max_instance_memory),
         execution_timeout: args.request_timeout,
     })?;
     if !app.triggers.iter().any(|t| t.trigger_type == "http") {
         bail!("the app has no HTTP triggers; add a [[trigger.http]] section");
     }
-    let trigger = Arc::new(HttpTrigger::new(&app, &engine)?);
+    let trigger = HttpTrigger::new(&app, &engine, prepared.services.clone())?;
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(server::tls_acceptor(cert, key)?),
         _ => None,
@@ -120,6 +153,51 @@ async fn up(args: UpArgs) -> Result<()> {
     server::serve(trigger, listener, tls, shutdown_signal()).await?;
     let _ = std::fs::remove_dir_all(&files_root);
     Ok(())
+}
+
+/// `--key-value` and `--sqlite`: data the app should find when it starts.
+async fn seed_stores(prepared: &services::Prepared, args: &UpArgs) -> Result<()> {
+    if !args.key_values.is_empty() {
+        let store = prepared
+            .services
+            .key_value
+            .get("default")
+            .context("--key-value needs the `default` key-value store")?;
+        for (k, v) in &args.key_values {
+            store
+                .set(k, v.as_bytes())
+                .await
+                .map_err(|e| anyhow::anyhow!("--key-value {k}: {e:?}"))?;
+        }
+    }
+    for statement in &args.sqlite_statements {
+        let sql = match statement.strip_prefix('@') {
+            Some(file) => std::fs::read_to_string(file)
+                .with_context(|| format!("--sqlite: reading {file}"))?,
+            None => statement.clone(),
+        };
+        prepared
+            .services
+            .sqlite
+            .execute("default", &sql)
+            .await
+            .with_context(|| format!("--sqlite {statement}"))?;
+    }
+    Ok(())
+}
+
+fn manifest_dir(from: &std::path::Path) -> PathBuf {
+    let dir = if from.is_dir() {
+        from.to_path_buf()
+    } else {
+        from.parent().map(PathBuf::from).unwrap_or_default()
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir
+    };
+    dir.canonicalize().unwrap_or(dir)
 }
 
 async fn resolve(listen: &str) -> Result<SocketAddr> {

@@ -1,7 +1,15 @@
-//! What guests link against: WASI 0.2, wasi:http, and (for interfaces this
-//! runtime does not serve yet) stubs that fail when called, never at load time.
+//! What guests link against: WASI 0.2, wasi:http, Spin's host interfaces,
+//! and (for interfaces this runtime does not serve) stubs that fail when
+//! called, never at load time.
 
-use std::sync::Arc;
+pub mod bindings;
+pub mod key_value;
+pub mod redis_outbound;
+pub mod redis_pool;
+pub mod sqlite;
+pub mod variables;
+
+use std::sync::{Arc, OnceLock};
 
 use anyhow::Result;
 use wasmtime::component::types::ComponentItem;
@@ -10,25 +18,113 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::engine::{HasLimiter, MemoryLimiter};
+use crate::outbound::allowed_hosts::{AllowedHosts, OutboundTarget};
+use crate::outbound::http::{LocalHttpSlot, OutboundHttpHooks};
+use crate::variables::Resolver;
+
+/// Backends shared by every instance of an app.
+#[derive(Clone)]
+pub struct AppServices {
+    pub key_value: key_value::KeyValueStores,
+    pub sqlite: sqlite::Databases,
+    pub variables: Arc<Resolver>,
+    /// The HTTP trigger, for service chaining; set once it is built.
+    pub local_http: LocalHttpSlot,
+}
+
+impl AppServices {
+    pub fn new(
+        key_value: key_value::KeyValueStores,
+        sqlite: sqlite::Databases,
+        variables: Resolver,
+    ) -> Self {
+        Self {
+            key_value,
+            sqlite,
+            variables: Arc::new(variables),
+            local_http: Arc::new(OnceLock::new()),
+        }
+    }
+}
+
+/// What one component may use (from its spin.toml section).
+#[derive(Debug, Clone, Default)]
+pub struct ComponentGrants {
+    pub key_value_stores: Vec<String>,
+    pub sqlite_databases: Vec<String>,
+    pub allowed_hosts: Arc<AllowedHosts>,
+}
+
+impl ComponentGrants {
+    /// Reads the grants from the component's metadata; `{{ variables }}` in
+    /// `allowed_outbound_hosts` are rendered now, so a bad entry stops startup.
+    pub fn from_component(
+        c: &crate::app::locked::LockedComponent,
+        vars: &Resolver,
+    ) -> anyhow::Result<Self> {
+        let location = format!("component `{}` allowed_outbound_hosts", c.id);
+        let render = |t: &str| vars.render_at(&location, t).map_err(|e| e.to_string());
+        let allowed = AllowedHosts::parse(&c.metadata_strings("allowed_outbound_hosts"), &render)
+            .map_err(|e| anyhow::anyhow!("component `{}`: {e}", c.id))?;
+        Ok(Self {
+            key_value_stores: c.metadata_strings("key_value_stores"),
+            sqlite_databases: c.metadata_strings("databases"),
+            allowed_hosts: Arc::new(allowed),
+        })
+    }
+}
 
 /// Per-invocation store data of a component instance.
 pub struct InstanceState {
     pub component_id: Arc<str>,
     wasi: WasiCtx,
     http: WasiHttpCtx,
+    http_hooks: OutboundHttpHooks,
     table: ResourceTable,
     limiter: MemoryLimiter,
+    services: Arc<AppServices>,
+    grants: Arc<ComponentGrants>,
 }
 
 impl InstanceState {
-    pub fn new(component_id: Arc<str>, wasi: WasiCtx, max_memory: Option<usize>) -> Self {
+    pub fn new(
+        component_id: Arc<str>,
+        wasi: WasiCtx,
+        max_memory: Option<usize>,
+        services: Arc<AppServices>,
+        grants: Arc<ComponentGrants>,
+    ) -> Self {
         Self {
-            component_id,
+            component_id: component_id.clone(),
             wasi,
             http: WasiHttpCtx::new(),
+            http_hooks: OutboundHttpHooks {
+                component_id,
+                allowed: grants.allowed_hosts.clone(),
+                local: services.local_http.clone(),
+            },
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(max_memory),
+            services,
+            grants,
         }
+    }
+
+    /// Whether `allowed_outbound_hosts` permits a connection to `url`; logs the fix when not.
+    pub fn outbound_allowed(&self, url: &url::Url) -> bool {
+        let host = url.host_str().unwrap_or_default();
+        let target = OutboundTarget::new(url.scheme(), host, url.port());
+        let allowed = self.grants.allowed_hosts.allows(&target);
+        if !allowed {
+            tracing::warn!(
+                component = %self.component_id,
+                "outbound connection to {}://{host}{} denied: add \"{}\" to `allowed_outbound_hosts` in the component's spin.toml section",
+                url.scheme(),
+                url.port().map(|p| format!(":{p}")).unwrap_or_default(),
+                AllowedHosts::suggestion(&target)
+            );
+        }
+        allowed
     }
 
     pub fn memory_limit_exceeded(&self) -> bool {
@@ -56,7 +152,7 @@ impl WasiHttpView for InstanceState {
         WasiHttpCtxView {
             ctx: &mut self.http,
             table: &mut self.table,
-            hooks: wasmtime_wasi_http::default_hooks(),
+            hooks: &mut self.http_hooks,
         }
     }
 }
@@ -66,11 +162,25 @@ pub fn base_linker(engine: &wasmtime::Engine) -> Result<Linker<InstanceState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    // Spin 2.x era guests import the 2023 release candidates of WASI 0.2.
+    bindings::SpinHost::add_to_linker::<_, wasmtime::component::HasSelf<InstanceState>>(
+        &mut linker,
+        |s| s,
+    )?;
     Ok(linker)
 }
 
 /// Interface packages the base linker serves (any 0.2.x version).
 const SERVED_PREFIXES: &[&str] = &[
+    "fermyon:spin/key-value@2",
+    "fermyon:spin/sqlite@2",
+    "fermyon:spin/redis@2",
+    "fermyon:spin/variables@2",
+    "spin:sqlite/sqlite@3",
+    "wasi:keyvalue/store@0.2.0-draft2",
+    "wasi:keyvalue/atomics@0.2.0-draft2",
+    "wasi:keyvalue/batch@0.2.0-draft2",
+    "wasi:config/store@0.2.0-draft-2024-09-27",
     "wasi:cli/",
     "wasi:clocks/",
     "wasi:filesystem/",

@@ -15,21 +15,24 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use http::{HeaderName, HeaderValue, StatusCode};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 
 pub use config::{HttpTriggerConfig, RouteSpec, StaticResponse};
-use executor::{full_body, Body, ComponentContext, Executor, Invocation, WagiRequest};
+use executor::{full_body, Body, ComponentContext, Executor, Invocation, RequestBody, WagiRequest};
 use routing::Router;
 
 use crate::app::{content, LockedApp};
 use crate::engine::SpinEngine;
+use crate::host::{AppServices, ComponentGrants};
+use crate::outbound::http::{LocalHttp, LocalTarget};
 
+#[derive(Clone)]
 enum Target {
     Handler(usize),
     Static(StaticResponse),
 }
 
 /// What a route leads to, and the name `spinkube up` prints for it.
+#[derive(Clone)]
 struct RouteEntry {
     label: String,
     target: Target,
@@ -59,6 +62,9 @@ pub struct ConnInfo {
 
 pub struct HttpTrigger {
     router: Router<RouteEntry>,
+    /// Per component, for local service chaining (`http://<id>.spin.internal/...`):
+    /// its own routes, private ones included.
+    chain_routers: HashMap<String, Router<RouteEntry>>,
     base: String,
     handlers: Vec<Handler>,
     app_name: String,
@@ -66,8 +72,20 @@ pub struct HttpTrigger {
 }
 
 impl HttpTrigger {
-    /// Compiles and pre-instantiates every HTTP component of the app.
-    pub fn new(app: &LockedApp, engine: &SpinEngine) -> Result<Self> {
+    /// Compiles and pre-instantiates every HTTP component of the app, and
+    /// registers the trigger for in-process service chaining.
+    pub fn new(
+        app: &LockedApp,
+        engine: &SpinEngine,
+        services: Arc<AppServices>,
+    ) -> Result<Arc<Self>> {
+        let trigger = Arc::new(Self::build(app, engine, services.clone())?);
+        let local: Arc<dyn LocalHttp> = trigger.clone();
+        let _ = services.local_http.set(Arc::downgrade(&local));
+        Ok(trigger)
+    }
+
+    fn build(app: &LockedApp, engine: &SpinEngine, services: Arc<AppServices>) -> Result<Self> {
         let configs = HttpTriggerConfig::from_app(app)?;
         let base = app
             .trigger_settings("http")
@@ -79,28 +97,48 @@ impl HttpTrigger {
         let mut components = HashMap::new();
         let mut handlers = Vec::new();
         let mut routes = Vec::new();
+        let mut chain_routes: HashMap<String, Vec<(String, RouteEntry)>> = HashMap::new();
         for cfg in configs {
             let target = match (&cfg.component, &cfg.static_response) {
                 (_, Some(s)) => Target::Static(s.clone()),
                 (Some(id), None) => {
-                    let handler = prepare(app, engine, &linker, &mut components, id, &cfg)
-                        .with_context(|| format!("component `{id}` (HTTP trigger `{}`)", cfg.id))?;
+                    let handler =
+                        prepare(app, engine, &services, &linker, &mut components, id, &cfg)
+                            .with_context(|| {
+                                format!("component `{id}` (HTTP trigger `{}`)", cfg.id)
+                            })?;
                     handlers.push(handler);
                     Target::Handler(handlers.len() - 1)
                 }
                 (None, None) => continue, // rejected by HttpTriggerConfig::from_app
             };
+            let label = cfg.component.clone().unwrap_or_else(|| cfg.id.clone());
+            let entry = RouteEntry { label, target };
+            if let Some(component) = &cfg.component {
+                let route = match &cfg.route {
+                    RouteSpec::Path(route) => route.clone(),
+                    RouteSpec::Private { .. } => "/...".to_string(),
+                };
+                chain_routes
+                    .entry(component.clone())
+                    .or_default()
+                    .push((route, entry.clone()));
+            }
             if let RouteSpec::Path(route) = &cfg.route {
-                let label = cfg.component.clone().unwrap_or_else(|| cfg.id.clone());
-                routes.push((route.clone(), RouteEntry { label, target }));
+                routes.push((route.clone(), entry));
             }
         }
         let (router, duplicates) = Router::build(&base, routes)?;
         for d in duplicates {
             tracing::warn!("{d}");
         }
+        let chain_routers = chain_routes
+            .into_iter()
+            .map(|(component, routes)| Ok((component, Router::build("/", routes)?.0)))
+            .collect::<Result<_>>()?;
         Ok(Self {
             router,
+            chain_routers,
             base,
             handlers,
             app_name: app.name().unwrap_or("app").to_string(),
@@ -125,16 +163,41 @@ impl HttpTrigger {
     }
 
     /// Answers one request; never fails: guest errors become a 500 and a log line.
-    pub async fn handle(
+    pub async fn handle<B>(&self, req: hyper::Request<B>, conn: ConnInfo) -> hyper::Response<Body>
+    where
+        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
+        let req = req.map(|b| b.map_err(Into::into).boxed_unsync());
+        if let Some(resp) = wellknown::respond(req.uri().path(), &self.app_name) {
+            return resp;
+        }
+        self.dispatch(&self.router, &self.base, req, conn).await
+    }
+
+    /// A request from a component to `http://<component>.spin.internal/...`:
+    /// served in-process by that component, private routes included.
+    pub async fn handle_chained(
         &self,
-        req: hyper::Request<Incoming>,
+        component: &str,
+        req: hyper::Request<RequestBody>,
+        conn: ConnInfo,
+    ) -> hyper::Response<Body> {
+        match self.chain_routers.get(component) {
+            Some(router) => self.dispatch(router, "/", req, conn).await,
+            None => status_response(StatusCode::NOT_FOUND),
+        }
+    }
+
+    async fn dispatch(
+        &self,
+        router: &Router<RouteEntry>,
+        base: &str,
+        req: hyper::Request<RequestBody>,
         conn: ConnInfo,
     ) -> hyper::Response<Body> {
         let path = req.uri().path().to_string();
-        if let Some(resp) = wellknown::respond(&path, &self.app_name) {
-            return resp;
-        }
-        let Some(m) = self.router.route(&path) else {
+        let Some(m) = router.route(&path) else {
             return status_response(StatusCode::NOT_FOUND);
         };
         let index = match &m.target.target {
@@ -175,7 +238,7 @@ impl HttpTrigger {
                 headers: &parts.headers,
                 content_length: body.len(),
             };
-            let env = spin_headers::wagi_env(&m, &self.base, &info, &wagi_info);
+            let env = spin_headers::wagi_env(&m, base, &info, &wagi_info);
             let mut argv = spin_headers::wagi_args(&path_and_query).into_iter();
             let script_name = argv.next().unwrap_or_default();
             let wagi = WagiRequest {
@@ -199,7 +262,7 @@ impl HttpTrigger {
         for k in forged {
             parts.headers.remove(k);
         }
-        for (name, value) in spin_headers::spin_headers(&m, &self.base, &info) {
+        for (name, value) in spin_headers::spin_headers(&m, base, &info) {
             if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
                 parts.headers.insert(n, v);
             }
@@ -242,9 +305,32 @@ impl HttpTrigger {
     }
 }
 
+/// Chained requests carry the caller's identity as loopback.
+const LOCAL_CONN: ConnInfo = ConnInfo {
+    scheme: "http",
+    client_addr: SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0),
+    local_addr: SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0),
+};
+
+impl LocalHttp for HttpTrigger {
+    fn handle_local(
+        self: Arc<Self>,
+        target: LocalTarget,
+        request: hyper::Request<RequestBody>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = hyper::Response<Body>> + Send>> {
+        Box::pin(async move {
+            match target {
+                LocalTarget::App => self.handle(request, LOCAL_CONN).await,
+                LocalTarget::Component(id) => self.handle_chained(&id, request, LOCAL_CONN).await,
+            }
+        })
+    }
+}
+
 fn prepare(
     app: &LockedApp,
     engine: &SpinEngine,
+    services: &Arc<AppServices>,
     linker: &wasmtime::component::Linker<crate::host::InstanceState>,
     compiled: &mut HashMap<String, wasmtime::component::Component>,
     id: &str,
@@ -260,6 +346,11 @@ fn prepare(
         .collect::<Result<Vec<_>>>()?;
     let ctx = ComponentContext {
         id: Arc::from(id),
+        services: services.clone(),
+        grants: Arc::new(ComponentGrants::from_component(
+            component,
+            &services.variables,
+        )?),
         env: component
             .env
             .iter()

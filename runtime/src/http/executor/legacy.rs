@@ -72,9 +72,7 @@ impl LegacyExecutor {
 
         let wasi = self.ctx.wasi_builder()?.build();
         let limit = self.engine.config().max_instance_memory;
-        let mut store = self
-            .engine
-            .new_store(InstanceState::new(self.ctx.id.clone(), wasi, limit));
+        let mut store = self.engine.new_store(self.ctx.instance_state(wasi, limit));
         let result = async {
             let instance = self.pre.instantiate_async(&mut store).await?;
             instance

@@ -15,7 +15,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use crate::engine::SpinEngine;
-use crate::host::InstanceState;
+use crate::host::{AppServices, ComponentGrants, InstanceState};
 
 pub use wagi::WagiRequest;
 
@@ -29,15 +29,31 @@ pub fn full_body(bytes: impl Into<Bytes>) -> Body {
 }
 
 /// What a component needs at each instantiation besides its code.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone)]
 pub struct ComponentContext {
     pub id: Arc<str>,
+    pub services: Arc<AppServices>,
+    pub grants: Arc<ComponentGrants>,
     pub env: Vec<(String, String)>,
     /// (host directory, guest path) mounted read-only.
     pub files: Vec<(PathBuf, String)>,
 }
 
 impl ComponentContext {
+    pub fn instance_state(
+        &self,
+        wasi: wasmtime_wasi::WasiCtx,
+        max_memory: Option<usize>,
+    ) -> InstanceState {
+        InstanceState::new(
+            self.id.clone(),
+            wasi,
+            max_memory,
+            self.services.clone(),
+            self.grants.clone(),
+        )
+    }
+
     pub fn wasi_builder(&self) -> Result<WasiCtxBuilder> {
         let mut b = WasiCtxBuilder::new();
         b.inherit_stdout().inherit_stderr().envs(&self.env);
@@ -58,7 +74,7 @@ pub enum Executor {
 }
 
 /// Request body as executors receive it.
-pub type RequestBody = UnsyncBoxBody<Bytes, hyper::Error>;
+pub type RequestBody = UnsyncBoxBody<Bytes, wasmtime_wasi_http::Error>;
 
 /// Per-request inputs shared by all executors.
 pub struct Invocation {

@@ -33,7 +33,7 @@ impl WasiHttpExecutor {
     pub async fn execute(&self, inv: Invocation) -> Result<hyper::Response<Body>> {
         let wasi = self.ctx.wasi_builder()?.build();
         let limit = self.engine.config().max_instance_memory;
-        let state = InstanceState::new(self.ctx.id.clone(), wasi, limit);
+        let state = self.ctx.instance_state(wasi, limit);
         let mut store = self.engine.new_store(state);
         let scheme = if inv.scheme == "https" {
             Scheme::Https

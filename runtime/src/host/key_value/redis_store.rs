@@ -1,0 +1,121 @@
+//! `type = "redis"` stores: keys map 1:1 onto Redis keys, as in Spin.
+
+use redis::AsyncCommands;
+
+use super::KvError;
+use crate::host::redis_pool;
+
+/// Compare-and-swap in one round trip; WATCH does not work on a multiplexed connection.
+const CAS_SCRIPT: &str = r#"
+local cur = redis.call('GET', KEYS[1])
+if ARGV[1] == '1' then
+  if cur ~= false then return 0 end
+elseif cur ~= ARGV[2] then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[3])
+return 1
+"#;
+
+#[derive(Clone)]
+pub struct RedisKv {
+    url: String,
+}
+
+fn err(e: redis::RedisError) -> KvError {
+    KvError::Other(format!("Redis: {e}"))
+}
+
+impl RedisKv {
+    pub fn new(url: String) -> Self {
+        Self { url }
+    }
+
+    pub fn redacted_url(&self) -> String {
+        redis_pool::redact(&self.url)
+    }
+
+    async fn conn(&self) -> Result<redis::aio::ConnectionManager, KvError> {
+        redis_pool::connection(&self.url).await.map_err(|e| {
+            KvError::Other(format!(
+                "cannot reach Redis at {}: {e}",
+                self.redacted_url()
+            ))
+        })
+    }
+
+    pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        self.conn().await?.get(key).await.map_err(err)
+    }
+
+    pub async fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
+        self.conn().await?.set(key, value).await.map_err(err)
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<(), KvError> {
+        self.conn().await?.del(key).await.map_err(err)
+    }
+
+    pub async fn exists(&self, key: &str) -> Result<bool, KvError> {
+        self.conn().await?.exists(key).await.map_err(err)
+    }
+
+    pub async fn keys(&self) -> Result<Vec<String>, KvError> {
+        let mut keys: Vec<String> = self.conn().await?.keys("*").await.map_err(err)?;
+        keys.sort();
+        Ok(keys)
+    }
+
+    pub async fn get_many(
+        &self,
+        keys: Vec<String>,
+    ) -> Result<Vec<(String, Option<Vec<u8>>)>, KvError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let values: Vec<Option<Vec<u8>>> = redis::cmd("MGET")
+            .arg(&keys)
+            .query_async(&mut self.conn().await?)
+            .await
+            .map_err(err)?;
+        Ok(keys.into_iter().zip(values).collect())
+    }
+
+    pub async fn set_many(&self, pairs: Vec<(String, Vec<u8>)>) -> Result<(), KvError> {
+        if pairs.is_empty() {
+            return Ok(());
+        }
+        self.conn().await?.mset(&pairs).await.map_err(err)
+    }
+
+    pub async fn delete_many(&self, keys: Vec<String>) -> Result<(), KvError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        self.conn().await?.del(keys).await.map_err(err)
+    }
+
+    pub async fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
+        self.conn().await?.incr(key, delta).await.map_err(err)
+    }
+
+    pub async fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<Vec<u8>>,
+        new: Vec<u8>,
+    ) -> Result<bool, KvError> {
+        let absent = if expected.is_none() { "1" } else { "0" };
+        let swapped: i64 = redis::cmd("EVAL")
+            .arg(CAS_SCRIPT)
+            .arg(1)
+            .arg(key)
+            .arg(absent)
+            .arg(expected.unwrap_or_default())
+            .arg(new)
+            .query_async(&mut self.conn().await?)
+            .await
+            .map_err(err)?;
+        Ok(swapped == 1)
+    }
+}
