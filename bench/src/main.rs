@@ -37,7 +37,11 @@ fn main() -> Result<()> {
     })?;
     let cache = tempdir("bench-cache")?;
     let (mut child, addr) = start_spinkube(&spinkube, &app, &cache)?;
+    let cpu_before = process_cpu(child.id());
     let spin = rt.block_on(load(addr));
+    let cpu = process_cpu(child.id())
+        .zip(cpu_before)
+        .map(|(after, before)| after.saturating_sub(before));
     let _ = child.kill();
     let _ = child.wait();
     let spin = spin?;
@@ -51,6 +55,14 @@ fn main() -> Result<()> {
         "ratio spinkube/native: {:.0}%",
         100.0 * spin.rps / native.rps
     );
+    if let Some(cpu) = cpu {
+        // The load generator shares the 2 cores; this is the server's own cost.
+        let requests = spin.rps * (WARMUP + MEASURE).as_secs_f64();
+        println!(
+            "spinkube CPU per request: {:.0} us",
+            cpu.as_secs_f64() * 1e6 / requests
+        );
+    }
 
     println!();
     println!("# cold start: process start to first 200");
@@ -64,8 +76,133 @@ fn main() -> Result<()> {
         ms(warm),
         ms(warm2)
     );
-    let _ = std::fs::remove_dir_all(&cache);
     let _ = std::fs::remove_dir_all(&fresh);
+
+    println!();
+    key_value(&rt, &spinkube, &root, &cache)?;
+    let _ = std::fs::remove_dir_all(&cache);
+    Ok(())
+}
+
+/// Key-value through a Python guest (default store on Redis) next to a direct
+/// Redis client, all against one redis-server in this run.
+fn key_value(rt: &tokio::runtime::Runtime, bin: &Path, root: &Path, cache: &Path) -> Result<()> {
+    let dir = tempdir("bench-kv")?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut redis = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .context("starting redis-server (apt-get install redis-server)")?;
+    let redis_addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+    let result = (|| -> Result<()> {
+        rt.block_on(wait_for_redis(redis_addr))?;
+        let rc = dir.join("runtime-config.toml");
+        std::fs::write(
+            &rc,
+            format!("[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://{redis_addr}\"\n[key_value_store.other]\ntype = \"spin\"\n"),
+        )?;
+        let app = root.join("e2e/apps/host-apis");
+        let mut child = Command::new(bin)
+            .args(["up", "-q", "--listen", "127.0.0.1:0", "--state-dir"])
+            .arg(&dir)
+            .arg("--runtime-config-file")
+            .arg(&rc)
+            .arg("-f")
+            .arg(&app)
+            .env("SPINKUBE_CACHE_DIR", cache)
+            .env("SPIN_VARIABLE_SECRET_TOKEN", "bench")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let addr = serving_addr(&mut child)?;
+        let figures = rt.block_on(async {
+            put(addr, "/kv/default/bench", "value").await?;
+            let direct = load_redis(redis_addr).await?;
+            let plain = load_path(addr, "/whoami").await?;
+            let kv = load_path(addr, "/kv/default/bench").await?;
+            Ok::<_, anyhow::Error>((direct, plain, kv))
+        });
+        let _ = child.kill();
+        let _ = child.wait();
+        let (direct, plain, kv) = figures?;
+        println!("# key-value: {CONNECTIONS} connections, {MEASURE:?} each; guest = Python host-apis app, store on Redis");
+        println!("{:<28} {:>10} {:>10} {:>10}", "path", "req/s", "p50", "p99");
+        direct.print("direct Redis GET");
+        plain.print("guest, no host call");
+        kv.print("guest, key-value get");
+        println!(
+            "host call path + Redis round trip per request (p50 difference): {:.3} ms; direct Redis GET p50: {:.3} ms",
+            ms(kv.p50.saturating_sub(plain.p50)),
+            ms(direct.p50)
+        );
+        Ok(())
+    })();
+    let _ = redis.kill();
+    let _ = redis.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn serving_addr(child: &mut Child) -> Result<SocketAddr> {
+    let out = child.stdout.take().context("stdout")?;
+    let mut lines = BufReader::new(out).lines();
+    while let Some(line) = lines.next().transpose()? {
+        if let Some(url) = line.strip_prefix("Serving http://") {
+            let addr = url.parse()?;
+            std::thread::spawn(move || lines.for_each(drop));
+            return Ok(addr);
+        }
+    }
+    bail!("spinkube exited before serving")
+}
+
+async fn wait_for_redis(addr: SocketAddr) -> Result<()> {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        if redis_get(addr).await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    bail!("redis-server did not start")
+}
+
+/// A GET on a fresh connection: the readiness probe.
+async fn redis_get(addr: SocketAddr) -> Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await?;
+    s.write_all(b"*2\r\n$3\r\nGET\r\n$5\r\nbench\r\n").await?;
+    let mut buf = [0u8; 64];
+    let n = s.read(&mut buf).await?;
+    if n == 0 {
+        bail!("redis closed the connection");
+    }
+    Ok(())
+}
+
+async fn put(addr: SocketAddr, path: &str, body: &'static str) -> Result<()> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let req = hyper::Request::put(path)
+        .header("host", addr.to_string())
+        .body(Full::new(Bytes::from_static(body.as_bytes())))?;
+    let status = sender.send_request(req).await?.status();
+    if status != 200 {
+        bail!("PUT {path}: {status}");
+    }
     Ok(())
 }
 
@@ -115,8 +252,12 @@ async fn start_native() -> Result<SocketAddr> {
     Ok(addr)
 }
 
-/// Closed-loop load: each connection sends its next request when the last answers.
 async fn load(addr: SocketAddr) -> Result<Figures> {
+    load_path(addr, "/").await
+}
+
+/// Closed-loop load: each connection sends its next request when the last answers.
+async fn load_path(addr: SocketAddr, path: &'static str) -> Result<Figures> {
     let mut tasks = Vec::new();
     let start = Instant::now();
     for _ in 0..CONNECTIONS {
@@ -129,7 +270,7 @@ async fn load(addr: SocketAddr) -> Result<Figures> {
             let mut latencies = Vec::new();
             loop {
                 let t = Instant::now();
-                let req = hyper::Request::get("/")
+                let req = hyper::Request::get(path)
                     .header("host", addr.to_string())
                     .body(Empty::<Bytes>::new())?;
                 let resp = sender.send_request(req).await?;
@@ -152,6 +293,67 @@ async fn load(addr: SocketAddr) -> Result<Figures> {
     let mut all = Vec::new();
     for t in tasks {
         all.extend(t.await??);
+    }
+    all.sort();
+    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
+    Ok(Figures {
+        rps: all.len() as f64 / MEASURE.as_secs_f64(),
+        p50: pct(0.50),
+        p99: pct(0.99),
+    })
+}
+
+/// Closed-loop GETs over persistent Redis connections, like `load_path` does for HTTP.
+async fn load_redis(addr: SocketAddr) -> Result<Figures> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const GET: &[u8] = b"*2\r\n$3\r\nGET\r\n$5\r\nbench\r\n";
+    const REPLY: &[u8] = b"$5\r\nvalue\r\n";
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..CONNECTIONS {
+        tasks.push(tokio::spawn(async move {
+            let mut s = tokio::net::TcpStream::connect(addr).await?;
+            s.set_nodelay(true)?;
+            let mut latencies = Vec::new();
+            let mut buf = [0u8; 64];
+            loop {
+                let t = Instant::now();
+                s.write_all(GET).await?;
+                let mut got = 0;
+                while got < REPLY.len() {
+                    let n = s.read(&mut buf[got..]).await?;
+                    if n == 0 {
+                        bail!("redis closed the connection");
+                    }
+                    got += n;
+                }
+                if &buf[..got] != REPLY {
+                    bail!(
+                        "unexpected reply {:?}",
+                        String::from_utf8_lossy(&buf[..got])
+                    );
+                }
+                let elapsed = start.elapsed();
+                if elapsed > WARMUP + MEASURE {
+                    break;
+                }
+                if elapsed > WARMUP {
+                    latencies.push(t.elapsed());
+                }
+            }
+            Ok::<_, anyhow::Error>(latencies)
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    figures(all)
+}
+
+fn figures(mut all: Vec<Duration>) -> Result<Figures> {
+    if all.is_empty() {
+        bail!("no requests completed");
     }
     all.sort();
     let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
@@ -229,6 +431,17 @@ fn cold_start(
     let _ = child.kill();
     let _ = child.wait();
     result
+}
+
+/// User + system CPU time of a process, from /proc.
+fn process_cpu(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the `(comm)` part; utime and stime are the 12th and 13th of those.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // The kernel's USER_HZ is 100 on Linux.
+    Some(Duration::from_millis(ticks * 10))
 }
 
 fn repo_root() -> PathBuf {

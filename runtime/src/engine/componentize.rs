@@ -90,6 +90,40 @@ mod tests {
         assert!(err.contains("wagi"), "{err}");
     }
 
+    /// What wasm32-unknown-unknown builds look like: a core module with no WASI
+    /// imports plus a `component-type` section. It must become a component that
+    /// exports the legacy Spin HTTP interface.
+    #[test]
+    fn unknown_unknown_module_with_component_type_becomes_a_component() {
+        let mut resolve = wit_parser::Resolve::default();
+        let pkg = resolve
+            .push_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../wit/spin-legacy"))
+            .unwrap()
+            .0;
+        let world = resolve.select_world(&[pkg], Some("http-trigger")).unwrap();
+        let mut module =
+            wit_component::dummy_module(&resolve, world, wit_parser::ManglingAndAbi::Standard32);
+        wit_component::embed_component_metadata(
+            &mut module,
+            &resolve,
+            world,
+            wit_component::StringEncoding::UTF8,
+            false,
+        )
+        .unwrap();
+        assert_eq!(classify(&module), WasmKind::CoreModule);
+        let component = componentize(&module).unwrap();
+        assert_eq!(classify(&component), WasmKind::Component);
+        let engine = wasmtime::Engine::default();
+        let compiled = wasmtime::component::Component::new(&engine, &component).unwrap();
+        let exports: Vec<String> = compiled
+            .component_type()
+            .exports(&engine)
+            .map(|(name, _)| name.to_string())
+            .collect();
+        assert_eq!(exports, vec!["fermyon:spin/inbound-http"]);
+    }
+
     #[test]
     fn garbage_is_rejected() {
         let err = componentize(b"hello").unwrap_err().to_string();

@@ -8,12 +8,13 @@ pub mod redis_outbound;
 pub mod redis_pool;
 pub mod sqlite;
 pub mod variables;
+pub mod wasi_rc;
 
 use std::sync::{Arc, OnceLock};
 
 use anyhow::Result;
-use wasmtime::component::types::ComponentItem;
-use wasmtime::component::{Component, InstancePre, Linker, ResourceTable, ResourceType};
+use wasmtime::component::types::{ComponentItem, Type};
+use wasmtime::component::{Component, InstancePre, Linker, ResourceTable, ResourceType, Val};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
@@ -163,6 +164,7 @@ pub fn base_linker(engine: &wasmtime::Engine) -> Result<Linker<InstanceState>> {
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     // Spin 2.x era guests import the 2023 release candidates of WASI 0.2.
+    wasi_rc::add_to_linker(&mut linker)?;
     bindings::SpinHost::add_to_linker::<_, wasmtime::component::HasSelf<InstanceState>>(
         &mut linker,
         |s| s,
@@ -220,10 +222,20 @@ fn stub_unserved_imports(linker: &mut Linker<InstanceState>, component: &Compone
             match item.ty {
                 ComponentItem::ComponentFunc(_) => {
                     let qualified = format!("{name}#{export}");
-                    inst.func_new(export, move |_, _, _, _| {
-                        Err(wasmtime::Error::msg(format!(
-                            "`{qualified}` is not supported by this runtime (the app imports it, but spinkube does not serve that interface yet)"
-                        )))
+                    inst.func_new(export, move |_, ty, _, results| {
+                        let message = format!(
+                            "`{qualified}` is not supported by this runtime (the app imports it, but spinkube does not serve that interface)"
+                        );
+                        // Where the signature has an error case that carries text,
+                        // the guest gets an error it can handle; otherwise it traps.
+                        match (unsupported_error(&ty, &message), results.first_mut()) {
+                            (Some(err), Some(slot)) => {
+                                tracing::warn!("{message}");
+                                *slot = err;
+                                Ok(())
+                            }
+                            _ => Err(wasmtime::Error::msg(message)),
+                        }
                     })?;
                 }
                 ComponentItem::Resource(_) => {
@@ -236,6 +248,37 @@ fn stub_unserved_imports(linker: &mut Linker<InstanceState>, component: &Compone
         }
     }
     Ok(())
+}
+
+/// `result<_, E>` where `E` is a variant with a string case (`other(string)`,
+/// `connection-failed(string)`, ...): that error, carrying `message`.
+fn unsupported_error(ty: &wasmtime::component::types::ComponentFunc, message: &str) -> Option<Val> {
+    let mut results = ty.results();
+    let (Some(Type::Result(result)), None) = (results.next(), results.next()) else {
+        return None;
+    };
+    let Some(Type::Variant(variant)) = result.err() else {
+        return None;
+    };
+    const PREFERRED: &[&str] = &[
+        "other",
+        "runtime-error",
+        "connection-failed",
+        "io",
+        "unexpected",
+    ];
+    let cases: Vec<_> = variant
+        .cases()
+        .filter(|c| matches!(c.ty, Some(Type::String)))
+        .map(|c| c.name.to_string())
+        .collect();
+    let case = PREFERRED
+        .iter()
+        .find(|p| cases.iter().any(|c| c == *p))
+        .map(|p| p.to_string())
+        .or_else(|| cases.first().cloned())?;
+    let error = Val::Variant(case, Some(Box::new(Val::String(message.to_string()))));
+    Some(Val::Result(Err(Some(Box::new(error)))))
 }
 
 /// Host type behind resources of interfaces this runtime does not serve;

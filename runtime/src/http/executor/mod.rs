@@ -3,6 +3,7 @@
 mod legacy;
 mod wagi;
 mod wasi_http;
+mod wasi_http_rc;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -69,6 +70,8 @@ impl ComponentContext {
 /// A component prepared for one executor, ready to instantiate per request.
 pub enum Executor {
     WasiHttp(wasi_http::WasiHttpExecutor),
+    /// `wasi:http/incoming-handler@0.2.0-rc-2023-{11-10,10-18}` (Spin 2.x SDKs).
+    WasiHttpRc(wasi_http_rc::WasiHttpRcExecutor),
     Legacy(legacy::LegacyExecutor),
     Wagi(wagi::WagiExecutor),
 }
@@ -85,8 +88,9 @@ pub struct Invocation {
 }
 
 impl Executor {
-    /// Picks the executor from the component's exports: wasi:http first, then
-    /// the legacy `fermyon:spin/inbound-http`.
+    /// Picks the executor from the component's exports: wasi:http 0.2.x first,
+    /// then its 2023 release candidates (newest first), then the legacy
+    /// `fermyon:spin/inbound-http`.
     pub fn for_component(
         engine: &SpinEngine,
         linker: &Linker<InstanceState>,
@@ -97,13 +101,16 @@ impl Executor {
         if let Ok(e) = wasi_http::WasiHttpExecutor::new(engine, ctx.clone(), pre.clone()) {
             return Ok(Executor::WasiHttp(e));
         }
+        if let Ok(e) = wasi_http_rc::WasiHttpRcExecutor::new(engine, ctx.clone(), pre.clone()) {
+            return Ok(Executor::WasiHttpRc(e));
+        }
         if let Ok(e) = legacy::LegacyExecutor::new(engine, ctx, pre) {
             return Ok(Executor::Legacy(e));
         }
         let exports = export_names(engine, component);
         bail!(
             "the component exports no HTTP handler: expected `wasi:http/incoming-handler@0.2.x` \
-             or `fermyon:spin/inbound-http`, found [{}]; build it with a Spin SDK's HTTP \
+             (or a 0.2.0-rc-2023-10-18/11-10 one) or `fermyon:spin/inbound-http`, found [{}]; build it with a Spin SDK's HTTP \
              component macro, or fix the trigger's `component`",
             exports.join(", ")
         )
@@ -123,6 +130,7 @@ impl Executor {
     pub async fn execute(&self, inv: Invocation) -> Result<hyper::Response<Body>> {
         match self {
             Executor::WasiHttp(e) => e.execute(inv).await,
+            Executor::WasiHttpRc(e) => e.execute(inv).await,
             Executor::Legacy(e) => e.execute(inv).await,
             Executor::Wagi(e) => e.execute(inv).await,
         }
