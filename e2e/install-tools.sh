@@ -34,7 +34,7 @@ mkdir -p "$SPINKUBE_TOOLS_DIR"
 pkg_installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
 
 log "apt packages"
-APT_WANT=(clang lld wasi-libc libclang-rt-dev-wasm32 redis-server)
+APT_WANT=(clang lld wasi-libc libclang-rt-dev-wasm32 redis-server docker-registry apache2-utils)
 APT_MISSING=()
 for p in "${APT_WANT[@]}"; do
     if pkg_installed "$p"; then skip "$p"; else APT_MISSING+=("$p"); fi

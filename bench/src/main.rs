@@ -1,6 +1,9 @@
 //! `make bench`: our HTTP trigger vs a native hyper server, side by side in one
 //! run on loopback, plus cold start with and without the compile cache.
 
+mod oci_bench;
+mod redis_bench;
+
 use std::convert::Infallible;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -19,10 +22,26 @@ const WARMUP: Duration = Duration::from_secs(1);
 const MEASURE: Duration = Duration::from_secs(5);
 
 fn main() -> Result<()> {
+    // `spinkube-bench load ADDR PATH`: only drive load at a running server (for profiling).
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("load") {
+        let addr: SocketAddr = args.get(2).context("usage: load ADDR PATH")?.parse()?;
+        let path: &'static str = Box::leak(
+            args.get(3)
+                .cloned()
+                .unwrap_or_else(|| "/".into())
+                .into_boxed_str(),
+        );
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(load_path(addr, path))?.print("target");
+        return Ok(());
+    }
     let root = repo_root();
     let spinkube = sibling_binary("spinkube")?;
-    let app = std::env::args()
-        .nth(1)
+    let app = args
+        .get(1)
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("examples/rust-http"));
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -81,6 +100,9 @@ fn main() -> Result<()> {
     println!();
     key_value(&rt, &spinkube, &root, &cache)?;
     let _ = std::fs::remove_dir_all(&cache);
+    redis_bench::run(&spinkube, &root)?;
+    println!();
+    oci_bench::oci(&spinkube, &root)?;
     Ok(())
 }
 

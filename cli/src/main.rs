@@ -18,7 +18,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a Spin app (like `spin up`)
-    Up(commands::up::UpArgs),
+    Up(Box<commands::up::UpArgs>),
+    /// Push a Spin app to an OCI registry (like `spin registry push`)
+    Push(commands::push::PushArgs),
+    /// Pull a Spin app from an OCI registry into the local cache
+    Pull(commands::pull::PullArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -32,7 +36,9 @@ fn main() -> std::process::ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Up(args) => commands::up::run(args),
+        Command::Up(args) => commands::up::run(*args),
+        Command::Push(args) => commands::push::run(args),
+        Command::Pull(args) => commands::pull::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

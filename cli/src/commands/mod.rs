@@ -1,1 +1,4 @@
+pub mod pull;
+pub mod push;
+pub mod registry;
 pub mod up;

@@ -4,16 +4,18 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 use spinkube_runtime::app::{load_manifest_file, LoadOptions};
 use spinkube_runtime::engine::{EngineConfig, SpinEngine};
 use spinkube_runtime::http::{server, HttpTrigger};
+use spinkube_runtime::redis_trigger::{self, RedisTrigger};
 use spinkube_runtime::services::{self, ServiceOptions};
 
 #[derive(Args, Debug)]
 pub struct UpArgs {
-    /// The application to run: a spin.toml file or a directory holding one
+    /// The application to run: a spin.toml file, a directory holding one, or a registry
+    /// reference (REGISTRY/REPO[:TAG|@DIGEST]; an existing path wins)
     #[arg(
         short = 'f',
         long = "from",
@@ -21,6 +23,9 @@ pub struct UpArgs {
         default_value = "spin.toml"
     )]
     pub from: PathBuf,
+
+    #[command(flatten)]
+    pub registry: super::registry::RegistryArgs,
 
     /// Address to listen on (port 0 picks a free port)
     #[arg(long, env = "SPIN_HTTP_LISTEN_ADDR", default_value = "127.0.0.1:3000")]
@@ -81,6 +86,10 @@ pub struct UpArgs {
     /// Directory for the compiled-component cache
     #[arg(long, env = "SPINKUBE_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
+
+    /// Redis messages handled at once (1 = one at a time, in order per channel)
+    #[arg(long, default_value_t = redis_trigger::DEFAULT_CONCURRENCY, value_parser = parse_concurrency)]
+    pub redis_concurrency: usize,
 }
 
 pub fn run(args: UpArgs) -> Result<()> {
@@ -92,16 +101,25 @@ pub fn run(args: UpArgs) -> Result<()> {
 
 async fn up(args: UpArgs) -> Result<()> {
     let files_root = tempfile_dir()?;
-    let mut app = load_manifest_file(
-        &args.from,
-        &LoadOptions {
-            files_root: files_root.clone(),
-        },
-    )?;
+    // A registry app keeps its `.spin` state in the current directory, as `spin up` does.
+    let (mut app, app_dir) = match super::registry::app_source(&args.from) {
+        super::registry::AppSource::Registry(r) => (
+            super::registry::load_remote(&r, &args.registry, &files_root).await?,
+            manifest_dir(std::path::Path::new(".")),
+        ),
+        super::registry::AppSource::Path(p) => (
+            load_manifest_file(
+                &p,
+                &LoadOptions {
+                    files_root: files_root.clone(),
+                },
+            )?,
+            manifest_dir(&p),
+        ),
+    };
     for c in &mut app.components {
         c.env.extend(args.env.iter().cloned());
     }
-    let app_dir = manifest_dir(&args.from);
     let prepared = services::prepare(
         &app,
         &ServiceOptions {
@@ -126,10 +144,74 @@ async fn up(args: UpArgs) -> Result<()> {
             .or(prepared.runtime_config.max_instance_memory),
         execution_timeout: args.request_timeout,
     })?;
-    if !app.triggers.iter().any(|t| t.trigger_type == "http") {
-        bail!("the app has no HTTP triggers; add a [[trigger.http]] section");
+    let has = |ty: &str| app.triggers.iter().any(|t| t.trigger_type == ty);
+    // Build (compile, validate) every trigger before serving anything.
+    // One signal stops both triggers; each then drains its in-flight work.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let redis = if has("redis") {
+        Some(RedisTrigger::new(
+            &app,
+            &engine,
+            prepared.services.clone(),
+            args.redis_concurrency,
+        )?)
+    } else {
+        None
+    };
+    let http = if has("http") || redis.is_none() {
+        Some(start_http(&app, &engine, &prepared, &args, stopped(stop_rx.clone())).await?)
+    } else {
+        None
+    };
+    if let Some(redis) = &redis {
+        print_channels(redis);
     }
-    let trigger = HttpTrigger::new(&app, &engine, prepared.services.clone())?;
+    use std::io::Write;
+    std::io::stdout().flush().ok();
+
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let http_run = async {
+        match http {
+            Some(serve) => serve.await,
+            None => Ok(()),
+        }
+    };
+    let redis_run = async {
+        match redis {
+            Some(redis) => redis.run(stopped(stop_rx.clone())).await,
+            None => Ok(()),
+        }
+    };
+    let (http_result, redis_result) = tokio::join!(http_run, redis_run);
+    http_result?;
+    redis_result?;
+    let _ = std::fs::remove_dir_all(&files_root);
+    Ok(())
+}
+
+/// Builds the HTTP trigger, binds the listener and prints `Serving ...` and the routes;
+/// the returned future serves until `shutdown`.
+/// An app without HTTP triggers still gets here when it has no Redis ones either,
+/// so the user sees the HTTP trigger's error about it.
+async fn start_http(
+    app: &spinkube_runtime::app::LockedApp,
+    engine: &SpinEngine,
+    prepared: &services::Prepared,
+    args: &UpArgs,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<impl std::future::Future<Output = Result<()>>> {
+    if !app.triggers.iter().any(|t| t.trigger_type == "http") {
+        anyhow::bail!(
+            "the app has no triggers; add a [[trigger.http]] or [[trigger.redis]] section"
+        );
+    }
+    let trigger = HttpTrigger::new(app, engine, prepared.services.clone())?;
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(server::tls_acceptor(cert, key)?),
         _ => None,
@@ -148,11 +230,18 @@ async fn up(args: UpArgs) -> Result<()> {
             println!("  {}: {scheme}://{local}{}{wildcard}", r.label, r.path);
         }
     }
-    use std::io::Write;
-    std::io::stdout().flush().ok();
-    server::serve(trigger, listener, tls, shutdown_signal()).await?;
-    let _ = std::fs::remove_dir_all(&files_root);
-    Ok(())
+    Ok(server::serve(trigger, listener, tls, shutdown))
+}
+
+/// Like `spin up`: `Active Channels on HOST:PORT:` then `\tHOST:PORT/CHANNEL: [components]`.
+fn print_channels(redis: &RedisTrigger) {
+    for server in redis.servers() {
+        let addr = redis_trigger::display_address(&server.address);
+        println!("Active Channels on {addr}:");
+        for (channel, components) in &server.channels {
+            println!("\t{addr}/{channel}: [{}]", components.join(","));
+        }
+    }
 }
 
 /// `--key-value` and `--sqlite`: data the app should find when it starts.
@@ -235,6 +324,15 @@ fn parse_kv(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
+}
+
+fn parse_concurrency(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "invalid --redis-concurrency {s:?}; use a whole number of at least 1"
+        )),
+    }
 }
 
 /// Bytes with optional binary suffix: `1048576`, `64Mi`, `1Gi`, `512Ki`.

@@ -32,6 +32,8 @@ pub fn validate(app: &LockedApp) -> Result<(), AppError> {
             }
         }
     }
+    crate::redis_trigger::RedisTriggerConfig::from_app(app)
+        .map_err(|e| AppError::Invalid(e.to_string()))?;
     let http = crate::http::HttpTriggerConfig::from_app(app)
         .map_err(|e| AppError::Invalid(e.to_string()))?;
     let base = app

@@ -17,7 +17,7 @@ pub use componentize::{classify, WasmKind};
 pub use limits::{HasLimiter, MemoryLimiter};
 
 /// Bytes of each pooled memory, table and stack reset in place between instances.
-const KEEP_RESIDENT: usize = 1 << 20;
+const KEEP_RESIDENT: usize = 64 << 10;
 
 /// How often the epoch advances; the granularity of guest timeouts and yields.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -152,6 +152,8 @@ impl SpinEngine {
 fn build_engine(config: &EngineConfig, pooling: bool) -> Result<wasmtime::Engine> {
     let mut c = wasmtime::Config::new();
     c.wasm_component_model(true).epoch_interruption(true);
+    // Component-model async (WASI p3) is not served yet; its bookkeeping costs every call.
+    c.concurrency_support(false);
     if pooling {
         let mut p = wasmtime::PoolingAllocationConfig::default();
         // Sized for big guests (Python components hold many core instances and tables).

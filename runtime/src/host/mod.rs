@@ -3,6 +3,7 @@
 //! called, never at load time.
 
 pub mod bindings;
+pub mod context;
 pub mod key_value;
 pub mod redis_outbound;
 pub mod redis_pool;

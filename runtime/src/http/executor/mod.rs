@@ -6,17 +6,17 @@ mod wasi_http;
 mod wasi_http_rc;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use bytes::Bytes;
 use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Full};
 use wasmtime::component::{Component, Linker};
-use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use crate::engine::SpinEngine;
-use crate::host::{AppServices, ComponentGrants, InstanceState};
+use crate::host::InstanceState;
+
+// Shared with the Redis trigger; re-exported so executor code keeps its paths.
+pub use crate::host::context::ComponentContext;
 
 pub use wagi::WagiRequest;
 
@@ -27,44 +27,6 @@ pub fn full_body(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into())
         .map_err(|never| match never {})
         .boxed_unsync()
-}
-
-/// What a component needs at each instantiation besides its code.
-#[derive(Clone)]
-pub struct ComponentContext {
-    pub id: Arc<str>,
-    pub services: Arc<AppServices>,
-    pub grants: Arc<ComponentGrants>,
-    pub env: Vec<(String, String)>,
-    /// (host directory, guest path) mounted read-only.
-    pub files: Vec<(PathBuf, String)>,
-}
-
-impl ComponentContext {
-    pub fn instance_state(
-        &self,
-        wasi: wasmtime_wasi::WasiCtx,
-        max_memory: Option<usize>,
-    ) -> InstanceState {
-        InstanceState::new(
-            self.id.clone(),
-            wasi,
-            max_memory,
-            self.services.clone(),
-            self.grants.clone(),
-        )
-    }
-
-    pub fn wasi_builder(&self) -> Result<WasiCtxBuilder> {
-        let mut b = WasiCtxBuilder::new();
-        b.inherit_stdout().inherit_stderr().envs(&self.env);
-        for (host, guest) in &self.files {
-            b.preopened_dir(host, guest, FsPerms::ReadOnly)
-                .map_err(anyhow::Error::from)
-                .with_context(|| format!("mounting {} at {guest}", host.display()))?;
-        }
-        Ok(b)
-    }
 }
 
 /// A component prepared for one executor, ready to instantiate per request.

@@ -1,0 +1,140 @@
+//! The Spin Redis trigger: subscribes to the channels that components are
+//! mapped to and runs `fermyon:spin/inbound-redis.handle-message` for each
+//! message, in every component on the channel.
+
+pub mod config;
+pub mod dispatch;
+pub mod executor;
+mod subscriber;
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use tokio::sync::watch;
+
+pub use config::{RedisConfigError, RedisTriggerConfig, ServerPlan};
+use dispatch::Dispatcher;
+use executor::RedisHandler;
+use subscriber::Subscriber;
+
+use crate::app::{content, LockedApp};
+use crate::engine::SpinEngine;
+use crate::host::context::ComponentContext;
+use crate::host::AppServices;
+
+/// Messages handled at once when nothing else is configured.
+pub const DEFAULT_CONCURRENCY: usize = 16;
+/// How long shutdown waits for in-flight handlers (as the HTTP trigger does).
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+pub struct RedisTrigger {
+    servers: Vec<ServerPlan>,
+    subscribers: Vec<Subscriber>,
+    dispatcher: Arc<Dispatcher>,
+}
+
+impl RedisTrigger {
+    /// Renders the config, compiles and pre-instantiates every Redis component.
+    /// `concurrency`: messages in flight at once (1 = strictly in order).
+    pub fn new(
+        app: &LockedApp,
+        engine: &SpinEngine,
+        services: Arc<AppServices>,
+        concurrency: usize,
+    ) -> Result<Self> {
+        let configs = RedisTriggerConfig::from_app(app)?;
+        let servers = config::plan(&configs, &services.variables)?;
+        let linker = crate::host::base_linker(engine.wasmtime())?;
+        let mut handlers: HashMap<String, Arc<RedisHandler>> = HashMap::new();
+        for c in &configs {
+            if handlers.contains_key(&c.component) {
+                continue;
+            }
+            let handler =
+                prepare(app, engine, &services, &linker, &c.component).with_context(|| {
+                    format!("component `{}` (Redis trigger `{}`)", c.component, c.id)
+                })?;
+            handlers.insert(c.component.clone(), Arc::new(handler));
+        }
+        let dispatcher = Arc::new(Dispatcher::new(concurrency));
+        let subscribers = servers
+            .iter()
+            .map(|s| Subscriber {
+                address: s.address.clone(),
+                channels: s
+                    .channels
+                    .iter()
+                    .map(|(channel, ids)| {
+                        let hs = ids
+                            .iter()
+                            .filter_map(|id| handlers.get(id).cloned())
+                            .collect();
+                        (channel.clone(), hs)
+                    })
+                    .collect::<BTreeMap<_, _>>(),
+                dispatcher: dispatcher.clone(),
+            })
+            .collect();
+        Ok(Self {
+            servers,
+            subscribers,
+            dispatcher,
+        })
+    }
+
+    /// Servers and their channel → components mapping, for the startup banner.
+    pub fn servers(&self) -> &[ServerPlan] {
+        &self.servers
+    }
+
+    /// Consumes messages until `shutdown` resolves, then stops reading and
+    /// waits for in-flight handlers to finish.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<()> {
+        let (stop_tx, stop) = watch::channel(false);
+        let tasks: Vec<_> = self
+            .subscribers
+            .into_iter()
+            .map(|s| tokio::spawn(s.run(stop.clone())))
+            .collect();
+        shutdown.await;
+        let _ = stop_tx.send(true);
+        for t in tasks {
+            let _ = t.await;
+        }
+        tokio::select! {
+            _ = self.dispatcher.drain() => tracing::info!("Redis trigger stopped; in-flight messages finished"),
+            _ = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("gave up waiting for in-flight Redis messages after {DRAIN_TIMEOUT:?}"),
+        }
+        Ok(())
+    }
+}
+
+/// `host:port` of a Redis URL, as Spin prints it in `Active Channels on ...`.
+pub fn display_address(address: &str) -> String {
+    match url::Url::parse(address) {
+        Ok(u) => format!(
+            "{}:{}",
+            u.host_str().unwrap_or_default(),
+            u.port().unwrap_or(6379)
+        ),
+        Err(_) => crate::host::redis_pool::redact(address),
+    }
+}
+
+fn prepare(
+    app: &LockedApp,
+    engine: &SpinEngine,
+    services: &Arc<AppServices>,
+    linker: &wasmtime::component::Linker<crate::host::InstanceState>,
+    id: &str,
+) -> Result<RedisHandler> {
+    let component = app
+        .component(id)
+        .with_context(|| format!("component `{id}` is not defined"))?;
+    let ctx = ComponentContext::from_component(component, services)?;
+    let bytes = content::read(&component.source.content)?;
+    let compiled = engine.load_component(&bytes)?;
+    RedisHandler::new(engine, linker, ctx, &compiled)
+}
