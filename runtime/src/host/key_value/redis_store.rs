@@ -35,6 +35,23 @@ impl RedisKv {
         redis_pool::redact(&self.url)
     }
 
+    /// Runs an idempotent operation, once more if the pooled connection turned
+    /// out to be dead (Redis restarted): the manager reconnects on that failure,
+    /// so the retry goes out on a fresh connection instead of failing the guest.
+    async fn idempotent<T, F, Fut>(&self, op: F) -> Result<T, KvError>
+    where
+        F: Fn(redis::aio::ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        match op(self.conn().await?).await {
+            Err(e) if e.is_connection_dropped() || e.is_io_error() => {
+                tracing::debug!("Redis {}: {e}; retrying once", self.redacted_url());
+                op(self.conn().await?).await.map_err(err)
+            }
+            other => other.map_err(err),
+        }
+    }
+
     async fn conn(&self) -> Result<redis::aio::ConnectionManager, KvError> {
         redis_pool::connection(&self.url).await.map_err(|e| {
             KvError::Other(format!(
@@ -45,23 +62,29 @@ impl RedisKv {
     }
 
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
-        self.conn().await?.get(key).await.map_err(err)
+        self.idempotent(|mut c| async move { c.get(key).await })
+            .await
     }
 
     pub async fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
-        self.conn().await?.set(key, value).await.map_err(err)
+        self.idempotent(|mut c| async move { c.set(key, value).await })
+            .await
     }
 
     pub async fn delete(&self, key: &str) -> Result<(), KvError> {
-        self.conn().await?.del(key).await.map_err(err)
+        self.idempotent(|mut c| async move { c.del(key).await })
+            .await
     }
 
     pub async fn exists(&self, key: &str) -> Result<bool, KvError> {
-        self.conn().await?.exists(key).await.map_err(err)
+        self.idempotent(|mut c| async move { c.exists(key).await })
+            .await
     }
 
     pub async fn keys(&self) -> Result<Vec<String>, KvError> {
-        let mut keys: Vec<String> = self.conn().await?.keys("*").await.map_err(err)?;
+        let mut keys: Vec<String> = self
+            .idempotent(|mut c| async move { c.keys("*").await })
+            .await?;
         keys.sort();
         Ok(keys)
     }
