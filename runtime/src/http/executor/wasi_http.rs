@@ -1,9 +1,13 @@
 //! `wasi:http/incoming-handler@0.2.x` guests (Python, JS, current Rust/Go SDKs).
 
+use std::future::Future;
+
 use anyhow::{anyhow, Result};
-use wasmtime::component::InstancePre;
+use wasmtime::component::{InstancePre, Resource};
+use wasmtime::Store;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::types::{HostIncomingRequest, HostResponseOutparam};
 use wasmtime_wasi_http::WasiHttpView;
 
 use super::{explain_failure, Body, ComponentContext, Invocation};
@@ -31,44 +35,77 @@ impl WasiHttpExecutor {
     }
 
     pub async fn execute(&self, inv: Invocation) -> Result<hyper::Response<Body>> {
-        let wasi = self.ctx.wasi_builder()?.build();
-        let limit = self.engine.config().max_instance_memory;
-        let state = self.ctx.instance_state(wasi, limit);
-        let mut store = self.engine.new_store(state);
-        let scheme = if inv.scheme == "https" {
-            Scheme::Https
-        } else {
-            Scheme::Http
-        };
-        let request = store
-            .data_mut()
-            .http()
-            .new_incoming_request(scheme, inv.request)?;
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let outparam = store.data_mut().http().new_response_outparam(tx)?;
         let pre = self.pre.clone();
-        // The guest keeps running after it sets the response, to stream the body.
-        let task = tokio::spawn(async move {
-            let result = async {
-                let proxy = pre.instantiate_async(&mut store).await?;
-                proxy
-                    .wasi_http_incoming_handler()
-                    .call_handle(&mut store, request, outparam)
-                    .await
-            }
-            .await
-            .map_err(anyhow::Error::from);
-            let exceeded = store.data().memory_limit_exceeded();
-            result.map_err(|e| explain_failure(e, exceeded, limit))
-        });
-        match rx.await {
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(code)) => Err(anyhow!("the guest returned an error response: {code:?}")),
-            Err(_) => match task.await {
-                Ok(Ok(())) => Err(anyhow!("the guest returned without setting a response (response-outparam::set was never called)")),
-                Ok(Err(e)) => Err(e),
-                Err(join) => Err(anyhow!("guest task failed: {join}")),
+        serve_incoming(
+            &self.engine,
+            &self.ctx,
+            inv,
+            move |mut store, request, outparam| async move {
+                let result = async {
+                    let proxy = pre.instantiate_async(&mut store).await?;
+                    proxy
+                        .wasi_http_incoming_handler()
+                        .call_handle(&mut store, request, outparam)
+                        .await
+                }
+                .await;
+                (result, store)
             },
-        }
+        )
+        .await
+    }
+}
+
+/// The request/response exchange every `incoming-handler` version shares (the
+/// rc versions use the same resource types): `call` instantiates the guest and
+/// calls its `handle`, then hands the store back so a memory-limit hit can be
+/// reported. The guest keeps running after it sets the response, to stream the body.
+pub(super) async fn serve_incoming<F, Fut>(
+    engine: &SpinEngine,
+    ctx: &ComponentContext,
+    inv: Invocation,
+    call: F,
+) -> Result<hyper::Response<Body>>
+where
+    F: FnOnce(
+            Store<InstanceState>,
+            Resource<HostIncomingRequest>,
+            Resource<HostResponseOutparam>,
+        ) -> Fut
+        + Send
+        + 'static,
+    Fut: Future<Output = (wasmtime::Result<()>, Store<InstanceState>)> + Send + 'static,
+{
+    let wasi = ctx.wasi_builder()?.build();
+    let limit = engine.config().max_instance_memory;
+    let mut store = engine.new_store(ctx.instance_state(wasi, limit));
+    let scheme = if inv.scheme == "https" {
+        Scheme::Https
+    } else {
+        Scheme::Http
+    };
+    let request = store
+        .data_mut()
+        .http()
+        .new_incoming_request(scheme, inv.request)?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let outparam = store.data_mut().http().new_response_outparam(tx)?;
+    let task = tokio::spawn(async move {
+        let (result, store) = call(store, request, outparam).await;
+        let exceeded = store.data().memory_limit_exceeded();
+        result
+            .map_err(anyhow::Error::from)
+            .map_err(|e| explain_failure(e, exceeded, limit))
+    });
+    match rx.await {
+        Ok(Ok(response)) => Ok(response),
+        Ok(Err(code)) => Err(anyhow!("the guest returned an error response: {code:?}")),
+        Err(_) => match task.await {
+            Ok(Ok(())) => Err(anyhow!(
+                "the guest returned without setting a response (response-outparam::set was never called)"
+            )),
+            Ok(Err(e)) => Err(e),
+            Err(join) => Err(anyhow!("guest task failed: {join}")),
+        },
     }
 }
