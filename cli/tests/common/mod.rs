@@ -70,25 +70,7 @@ impl Up {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn spinkube");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let err_pipe = child.stderr.take().unwrap();
-        let err_buf = stderr.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err_pipe).lines().map_while(Result::ok) {
-                eprintln!("[spinkube] {line}");
-                let mut b = err_buf.lock().unwrap();
-                b.push_str(&line);
-                b.push('\n');
-            }
-        });
-        let (tx, rx) = mpsc::channel();
-        let out = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            // Keep reading after startup so guests writing to stdout never see a closed pipe.
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
+        let (stderr, rx) = capture_output(&mut child);
         let mut lines = Vec::new();
         let base = loop {
             match rx.recv_timeout(STARTUP_LIMIT) {
@@ -169,6 +151,30 @@ impl Up {
         signal(self.child.id(), "TERM");
         self.child.wait().unwrap()
     }
+}
+
+/// Echoes and collects stderr, and forwards stdout lines to the receiver.
+/// Stdout is read for the whole life of the child so guests writing to it
+/// never see a closed pipe.
+pub fn capture_output(child: &mut Child) -> (Arc<Mutex<String>>, mpsc::Receiver<String>) {
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let (err_pipe, err_buf) = (child.stderr.take().expect("piped stderr"), stderr.clone());
+    std::thread::spawn(move || {
+        for line in BufReader::new(err_pipe).lines().map_while(Result::ok) {
+            eprintln!("[spinkube] {line}");
+            let mut b = err_buf.lock().unwrap();
+            b.push_str(&line);
+            b.push('\n');
+        }
+    });
+    let (tx, rx) = mpsc::channel();
+    let out = child.stdout.take().expect("piped stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (stderr, rx)
 }
 
 pub fn signal(pid: u32, sig: &str) {
