@@ -1,0 +1,1 @@
+//! spin-operator: reconciles `SpinApp` and `SpinAppExecutor` (group `core.spinkube.dev`).

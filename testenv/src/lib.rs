@@ -1,0 +1,1 @@
+//! Real Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager) for tests.
