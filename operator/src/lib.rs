@@ -1,1 +1,10 @@
 //! spin-operator: reconciles `SpinApp` and `SpinAppExecutor` (group `core.spinkube.dev`).
+
+pub mod admission;
+pub mod api;
+pub mod crd;
+pub mod desired;
+pub mod labels;
+pub mod ops;
+pub mod reconcile;
+pub mod webhook;

@@ -1,0 +1,132 @@
+//! Prometheus metrics of the reconcilers (`/metrics`).
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ControllerLabel {
+    pub controller: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ErrorLabel {
+    pub controller: &'static str,
+    pub reason: String,
+}
+
+pub struct Metrics {
+    pub registry: Registry,
+    pub reconciles: Family<ControllerLabel, Counter>,
+    pub errors: Family<ErrorLabel, Counter>,
+    pub duration: Family<ControllerLabel, Histogram>,
+    /// Reconciles running right now (the part of the work queue being worked on).
+    pub in_flight: Family<ControllerLabel, Gauge>,
+    /// Objects known to the controller's cache: what a full resync would queue.
+    pub objects: Family<ControllerLabel, Gauge<i64, AtomicI64Wrapper>>,
+    pub is_leader: Gauge,
+}
+
+/// prometheus-client's default gauge atomic, spelled out so the type above stays readable.
+pub type AtomicI64Wrapper = std::sync::atomic::AtomicI64;
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("spin_operator");
+        let reconciles = Family::<ControllerLabel, Counter>::default();
+        let errors = Family::<ErrorLabel, Counter>::default();
+        let duration = Family::<ControllerLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.001, 2.0, 14))
+        });
+        let in_flight = Family::<ControllerLabel, Gauge>::default();
+        let objects = Family::<ControllerLabel, Gauge<i64, AtomicI64Wrapper>>::default();
+        let is_leader = Gauge::default();
+        registry.register("reconciles", "Reconciliations run", reconciles.clone());
+        registry.register(
+            "reconcile_errors",
+            "Reconciliations that failed, by reason",
+            errors.clone(),
+        );
+        registry.register(
+            "reconcile_duration_seconds",
+            "Time spent in one reconciliation",
+            duration.clone(),
+        );
+        registry.register(
+            "reconcile_in_flight",
+            "Reconciliations running now",
+            in_flight.clone(),
+        );
+        registry.register(
+            "watched_objects",
+            "Objects in the controller cache",
+            objects.clone(),
+        );
+        registry.register(
+            "leader",
+            "1 when this replica holds the leader lease",
+            is_leader.clone(),
+        );
+        Metrics {
+            registry,
+            reconciles,
+            errors,
+            duration,
+            in_flight,
+            objects,
+            is_leader,
+        }
+    }
+}
+
+impl Metrics {
+    /// Starts timing one reconcile; the guard records it when dropped.
+    pub fn start(&self, controller: &'static str) -> ReconcileTimer<'_> {
+        let label = ControllerLabel { controller };
+        self.reconciles.get_or_create(&label).inc();
+        self.in_flight.get_or_create(&label).inc();
+        ReconcileTimer {
+            metrics: self,
+            label,
+            start: std::time::Instant::now(),
+        }
+    }
+
+    pub fn error(&self, controller: &'static str, reason: &str) {
+        self.errors
+            .get_or_create(&ErrorLabel {
+                controller,
+                reason: reason.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+pub struct ReconcileTimer<'a> {
+    metrics: &'a Metrics,
+    label: ControllerLabel,
+    start: std::time::Instant,
+}
+
+impl Drop for ReconcileTimer<'_> {
+    fn drop(&mut self) {
+        let elapsed: Duration = self.start.elapsed();
+        self.metrics
+            .duration
+            .get_or_create(&self.label)
+            .observe(elapsed.as_secs_f64());
+        self.metrics.in_flight.get_or_create(&self.label).dec();
+    }
+}

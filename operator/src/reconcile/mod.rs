@@ -1,0 +1,187 @@
+//! The two controllers: SpinApps (children, status, events) and SpinAppExecutors (deletion guard).
+
+mod apply;
+mod executor;
+mod spinapp;
+pub mod status;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use kube::runtime::controller::{Config as ControllerConfig, Controller};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
+use kube::{Api, Client, ResourceExt};
+
+use crate::api::{SpinApp, SpinAppExecutor};
+use crate::desired::lookups;
+use crate::labels;
+use crate::ops::metrics::Metrics;
+use crate::ops::shutdown::Shutdown;
+
+/// Shared by every reconcile.
+pub struct Context {
+    pub client: Client,
+    pub recorder: Recorder,
+    pub metrics: Arc<Metrics>,
+    /// The SpinApp cache of the app controller (the executor controller reads it for its deletion guard).
+    pub apps: Store<SpinApp>,
+}
+
+/// Where the controllers look.
+#[derive(Clone, Debug, Default)]
+pub struct Scope {
+    /// Only this namespace; all namespaces when None.
+    pub namespace: Option<String>,
+    /// Parallel reconciles per controller.
+    pub concurrency: u16,
+}
+
+fn api<K>(client: &Client, scope: &Scope) -> Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match &scope.namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Runs both controllers until `shutdown` resolves; `on_ready` fires once the SpinApp cache is synced.
+pub async fn run(
+    client: Client,
+    scope: Scope,
+    metrics: Arc<Metrics>,
+    shutdown: Shutdown,
+    on_ready: impl FnOnce() + Send + 'static,
+) {
+    let apps_api: Api<SpinApp> = api(&client, &scope);
+    let config = ControllerConfig::default().concurrency(scope.concurrency.max(1));
+    let app_controller = Controller::new(apps_api, watcher::Config::default().any_semantic())
+        .with_config(config.clone());
+    let apps = app_controller.store();
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        recorder: Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "spin-operator".into(),
+                instance: std::env::var("POD_NAME").ok(),
+            },
+        ),
+        metrics: metrics.clone(),
+        apps: apps.clone(),
+    });
+
+    // Children carry the app-name label; watching only those keeps unrelated Deployments out of memory.
+    let children = watcher::Config::default()
+        .labels(labels::APP_NAME)
+        .any_semantic();
+    let (for_executors, for_secrets, for_config_maps) = (apps.clone(), apps.clone(), apps.clone());
+    let app_loop = app_controller
+        .owns(api::<Deployment>(&client, &scope), children.clone())
+        .owns(api::<Service>(&client, &scope), children)
+        .watches(
+            api::<SpinAppExecutor>(&client, &scope),
+            watcher::Config::default().any_semantic(),
+            move |ex| apps_using_executor(&for_executors, &ex),
+        )
+        // Secrets and ConfigMaps named by valueFrom / loadFromSecret: a change re-renders the runtime config.
+        .watches(
+            api::<Secret>(&client, &scope),
+            watcher::Config::default().any_semantic(),
+            move |s| apps_referencing(&for_secrets, &s, true),
+        )
+        .watches(
+            api::<ConfigMap>(&client, &scope),
+            watcher::Config::default().any_semantic(),
+            move |c| apps_referencing(&for_config_maps, &c, false),
+        )
+        .graceful_shutdown_on(shutdown.wait())
+        .run(spinapp::reconcile, spinapp::error_policy, ctx.clone())
+        .for_each(|_| async {});
+
+    let executor_loop = Controller::new(
+        api::<SpinAppExecutor>(&client, &scope),
+        watcher::Config::default().any_semantic(),
+    )
+    .with_config(config)
+    .graceful_shutdown_on(shutdown.wait())
+    .run(executor::reconcile, executor::error_policy, ctx.clone())
+    .for_each(|_| async {});
+
+    let ready_apps = apps.clone();
+    let readiness = async move {
+        if ready_apps.wait_until_ready().await.is_ok() {
+            on_ready();
+        }
+        // Export the cache size for the metrics.
+        loop {
+            metrics
+                .objects
+                .get_or_create(&crate::ops::metrics::ControllerLabel {
+                    controller: "spinapp",
+                })
+                .set(ready_apps.len() as i64);
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+    };
+    tokio::select! {
+        _ = futures::future::join(app_loop, executor_loop) => {},
+        _ = readiness => {},
+    }
+}
+
+fn apps_using_executor(apps: &Store<SpinApp>, ex: &SpinAppExecutor) -> Vec<ObjectRef<SpinApp>> {
+    let ns = ex.namespace();
+    apps.state()
+        .iter()
+        .filter(|a| a.namespace() == ns && a.spec.executor == ex.name_any())
+        .map(|a| ObjectRef::from_obj(a.as_ref()))
+        .collect()
+}
+
+fn apps_referencing<K: kube::Resource>(
+    apps: &Store<SpinApp>,
+    obj: &K,
+    secret: bool,
+) -> Vec<ObjectRef<SpinApp>> {
+    let ns = obj.meta().namespace.clone();
+    let name = obj.meta().name.clone().unwrap_or_default();
+    apps.state()
+        .iter()
+        .filter(|a| a.namespace() == ns)
+        .filter(|a| {
+            let (secrets, config_maps) = lookups::objects_to_fetch(a);
+            if secret {
+                secrets.contains(&name)
+            } else {
+                config_maps.contains(&name)
+            }
+        })
+        .map(|a| ObjectRef::from_obj(a.as_ref()))
+        .collect()
+}
+
+/// Errors of a reconcile (logged, counted, retried).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("{0}")]
+    Blocked(String),
+}
+
+impl Error {
+    fn reason(&self) -> String {
+        match self {
+            Error::Kube(kube::Error::Api(s)) => s.reason.clone(),
+            Error::Kube(_) => "ClientError".into(),
+            Error::Blocked(_) => "Blocked".into(),
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! One SpinApp: resolve its executor and references, apply its children, report status and events.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::{Api, Resource, ResourceExt};
+use tracing::{info, warn};
+
+use super::apply::{apply, get_opt};
+use super::status::{self, Observed};
+use super::{Context, Error};
+use crate::api::{SpinApp, SpinAppExecutor};
+use crate::desired::{self, lookups, Lookups, Plan};
+use crate::labels;
+
+/// How often a healthy app is looked at again even without events (picks up missed watch events).
+const RESYNC: Duration = Duration::from_secs(600);
+/// Retry delay while the app waits on something a user must fix.
+const WAIT_FOR_USER: Duration = Duration::from_secs(60);
+
+pub async fn reconcile(app: Arc<SpinApp>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let _timer = ctx.metrics.start("spinapp");
+    // Children are garbage-collected through their owner references.
+    if app.meta().deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    let ns = app.namespace().unwrap_or_default();
+    let name = app.name_any();
+    let client = &ctx.client;
+
+    let executor = match app.spec.executor.as_str() {
+        "" => None,
+        ex => {
+            Api::<SpinAppExecutor>::namespaced(client.clone(), &ns)
+                .get_opt(ex)
+                .await?
+        }
+    };
+    let Some(executor) = executor else {
+        report(
+            &app,
+            &ctx,
+            Observed {
+                executor: None,
+                creates_deployment: false,
+                deployment: None,
+                service_name: None,
+                problem: None,
+            },
+        )
+        .await?;
+        return Ok(Action::requeue(WAIT_FOR_USER));
+    };
+    let executor_name = executor.name_any();
+
+    let lookups = fetch_lookups(&ctx, &app, &ns).await?;
+    let plan = lookups::check_references(&app, &lookups)
+        .and_then(|()| desired::plan(&app, &executor, &lookups));
+    let plan = match plan {
+        Ok(plan) => plan,
+        Err(problem) => {
+            let deployment = Api::<Deployment>::namespaced(client.clone(), &ns)
+                .get_opt(&name)
+                .await?;
+            let service = Api::<Service>::namespaced(client.clone(), &ns)
+                .get_opt(&name)
+                .await?;
+            report(
+                &app,
+                &ctx,
+                Observed {
+                    executor: Some(&executor_name),
+                    creates_deployment: executor.spec.create_deployment,
+                    deployment: deployment.as_ref(),
+                    service_name: service.map(|s| s.name_any()),
+                    problem: Some((problem.reason(), problem.to_string())),
+                },
+            )
+            .await?;
+            return Ok(Action::requeue(WAIT_FOR_USER));
+        }
+    };
+
+    let deployment = apply_plan(&ctx, &app, &ns, &plan).await?;
+    report(
+        &app,
+        &ctx,
+        Observed {
+            executor: Some(&executor_name),
+            creates_deployment: executor.spec.create_deployment,
+            deployment: deployment.as_ref(),
+            service_name: plan.service.metadata.name.clone(),
+            problem: None,
+        },
+    )
+    .await?;
+    Ok(Action::requeue(RESYNC))
+}
+
+pub fn error_policy(app: Arc<SpinApp>, err: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics.error("spinapp", &err.reason());
+    warn!(spinapp = %app.name_any(), namespace = ?app.namespace(), error = %err, "reconcile failed; retrying");
+    Action::requeue(Duration::from_secs(5))
+}
+
+async fn fetch_lookups(ctx: &Context, app: &SpinApp, ns: &str) -> Result<Lookups, Error> {
+    let (secret_names, config_map_names) = lookups::objects_to_fetch(app);
+    let mut lookups = Lookups {
+        namespace: ns.to_string(),
+        ..Default::default()
+    };
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
+    for name in secret_names {
+        let data = get_opt(&secrets, &name).await?.map(|s| {
+            let mut data: BTreeMap<String, String> = s
+                .data
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
+                .collect();
+            data.extend(s.string_data.unwrap_or_default());
+            data
+        });
+        lookups.secrets.insert(name, data);
+    }
+    let config_maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), ns);
+    for name in config_map_names {
+        let data = get_opt(&config_maps, &name)
+            .await?
+            .map(|c| c.data.unwrap_or_default());
+        lookups.config_maps.insert(name, data);
+    }
+    Ok(lookups)
+}
+
+/// Applies the children and returns the Deployment as the API server holds it (with its status).
+async fn apply_plan(
+    ctx: &Context,
+    app: &SpinApp,
+    ns: &str,
+    plan: &Plan,
+) -> Result<Option<Deployment>, Error> {
+    let client = &ctx.client;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
+    if let Some(secret) = &plan.runtime_config_secret {
+        apply(&secrets, secret).await?;
+    }
+    if let Some(ca) = &plan.ca_secret {
+        // Shared by the namespace and replaceable by the cluster operator: create once, never overwrite.
+        match secrets.create(&PostParams::default(), ca).await {
+            Ok(_) => {
+                info!(namespace = ns, secret = ?ca.metadata.name, "created default CA bundle Secret")
+            }
+            Err(kube::Error::Api(e)) if e.code == 409 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
+    let name = app.name_any();
+    let deployment = match &plan.deployment {
+        Some(d) => Some(apply(&deployments, d).await?),
+        None => {
+            // The executor stopped wanting a Deployment: remove the one we made earlier.
+            if let Some(old) = deployments.get_opt(&name).await? {
+                if owned_by(&old, app) {
+                    deployments
+                        .delete(&name, &DeleteParams::background())
+                        .await?;
+                }
+            }
+            None
+        }
+    };
+    apply(
+        &Api::<Service>::namespaced(client.clone(), ns),
+        &plan.service,
+    )
+    .await?;
+    if let (Some(d), Some(current)) = (&deployment, &plan.runtime_config_secret) {
+        if rolled_out(d) {
+            delete_stale_runtime_configs(
+                &secrets,
+                app,
+                current.metadata.name.as_deref().unwrap_or(""),
+            )
+            .await?;
+        }
+    }
+    Ok(deployment)
+}
+
+fn owned_by<K: Resource>(obj: &K, app: &SpinApp) -> bool {
+    obj.owner_references()
+        .iter()
+        .any(|o| Some(&o.uid) == app.meta().uid.as_ref())
+}
+
+fn rolled_out(d: &Deployment) -> bool {
+    let (Some(spec), Some(status)) = (&d.spec, &d.status) else {
+        return false;
+    };
+    let desired = spec.replicas.unwrap_or(1);
+    status.observed_generation >= d.metadata.generation
+        && status.updated_replicas.unwrap_or(0) >= desired
+        && status.replicas.unwrap_or(0) == status.updated_replicas.unwrap_or(0)
+}
+
+/// Old generated runtime-config Secrets stay until the rollout that stops using them completes (pods of
+/// the previous ReplicaSet still mount them).
+async fn delete_stale_runtime_configs(
+    secrets: &Api<Secret>,
+    app: &SpinApp,
+    current: &str,
+) -> Result<(), Error> {
+    let name = app.name_any();
+    let selector = format!("{}={}", labels::APP_NAME, name);
+    for s in secrets
+        .list_metadata(&ListParams::default().labels(&selector))
+        .await?
+        .items
+    {
+        let sname = s.metadata.name.clone().unwrap_or_default();
+        let ours = s
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .any(|o| Some(&o.uid) == app.meta().uid.as_ref());
+        if ours && sname != current && sname.starts_with(&format!("{name}-")) {
+            info!(secret = %sname, spinapp = %name, "deleting superseded runtime-config Secret");
+            match secrets.delete(&sname, &DeleteParams::default()).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(e)) if e.code == 404 => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes the status when it changed, and an Event when the Ready condition changes reason.
+async fn report(app: &SpinApp, ctx: &Context, observed: Observed<'_>) -> Result<(), Error> {
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
+    let new = status::status(app, &observed, &now);
+    let old = app.status.clone().unwrap_or_default();
+    let ready = |s: &crate::api::SpinAppStatus| {
+        s.conditions
+            .iter()
+            .find(|c| c.type_ == status::READY)
+            .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+    };
+    let (old_ready, new_ready) = (ready(&old), ready(&new));
+    if old_ready != new_ready {
+        if let Some((state, reason, message)) = &new_ready {
+            let type_ = if state == "False" && is_problem(reason) {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            };
+            if type_ == EventType::Warning {
+                warn!(spinapp = %app.name_any(), namespace = ?app.namespace(), reason = %reason, "{message}");
+            }
+            let event = Event {
+                type_,
+                reason: reason.clone(),
+                note: Some(truncate(message, 1000)),
+                action: "Reconcile".into(),
+                secondary: None,
+            };
+            if let Err(e) = ctx.recorder.publish(&event, &app.object_ref(&())).await {
+                warn!(error = %e, "could not publish event");
+            }
+        }
+    }
+    if new != old {
+        let api: Api<SpinApp> =
+            Api::namespaced(ctx.client.clone(), &app.namespace().unwrap_or_default());
+        let patch = serde_json::json!({ "status": new });
+        api.patch_status(
+            &app.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+fn is_problem(reason: &str) -> bool {
+    !matches!(reason, "ReplicasNotReady" | "DeploymentNotFound")
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
