@@ -3,6 +3,9 @@
 # caches them by version (see shared/TESTENV.md "Kubernetes"): kube-apiserver
 # alone takes ~13 minutes on 2 cores, so a cached build is reused.
 #
+# Builds kube-apiserver, kube-controller-manager, kube-scheduler and kubectl;
+# re-running builds only the ones missing from the cache.
+#
 #   e2e/k8s/build-kube.sh            # prints the bin dir on stdout
 #   KUBE_VERSION=v1.34.4 e2e/k8s/build-kube.sh
 set -euo pipefail
@@ -10,7 +13,7 @@ set -euo pipefail
 KUBE_VERSION="${KUBE_VERSION:-v1.34.4}"
 CACHE="${SPINKUBE_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/spinkube/tools}/kube-$KUBE_VERSION"
 BIN="$CACHE/bin"
-WANT=(kube-apiserver kube-controller-manager kube-scheduler)
+WANT=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
 
 have_all() { for b in "${WANT[@]}"; do [ -x "$BIN/$b" ] || return 1; done; }
 if have_all; then echo "$BIN"; exit 0; fi
@@ -41,14 +44,18 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubectl"
 )
 GO
 GOFLAGS=-mod=mod go mod tidy -e >&2 || true
 # Without these the binaries report v0.0.0, which kubectl, helm and
 # kubeVersion checks reject.
 minor="${KUBE_VERSION#v1.}"; minor="${minor%%.*}"
-pkg=k8s.io/component-base/version
-ldflags="-s -w -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+ldflags="-s -w"
+# kubectl's client version comes from client-go, the servers' from component-base.
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  ldflags="$ldflags -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+done
 for b in "${WANT[@]}"; do
   [ -x "$BIN/$b" ] && continue
   echo "building $b $KUBE_VERSION (slow the first time)" >&2

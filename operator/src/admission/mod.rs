@@ -52,7 +52,11 @@ async fn decide(
     let ns = req.namespace.clone().unwrap_or_default();
     match path {
         MUTATE_SPINAPP => {
-            let app: SpinApp = typed(&req.object)?;
+            // An object that does not even decode is left to the API server's schema validation, which
+            // runs after mutation and names the bad field.
+            let Ok(app) = typed::<SpinApp>(&req.object) else {
+                return Ok(allow);
+            };
             if !app.spec.executor.is_empty() {
                 return Ok(allow);
             }

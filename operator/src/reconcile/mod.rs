@@ -101,9 +101,10 @@ pub async fn run(
             watcher::Config::default().any_semantic(),
             move |c| apps_referencing(&for_config_maps, &c, false),
         )
+        .trigger_backoff(WatchBackoff::default())
         .graceful_shutdown_on(shutdown.wait())
         .run(spinapp::reconcile, spinapp::error_policy, ctx.clone())
-        .for_each(|_| async {});
+        .for_each(log_watch_errors);
 
     let executor_loop = Controller::new(
         api::<SpinAppExecutor>(&client, &scope),
@@ -133,6 +134,48 @@ pub async fn run(
     tokio::select! {
         _ = futures::future::join(app_loop, executor_loop) => {},
         _ = readiness => {},
+    }
+}
+
+/// Reconcile failures are logged by the error policies; what reaches here are watch failures.
+async fn log_watch_errors<T, E: std::fmt::Display, W: std::fmt::Display>(
+    r: Result<T, kube::runtime::controller::Error<E, W>>,
+) {
+    if let Err(kube::runtime::controller::Error::QueueError(e)) = r {
+        tracing::warn!(error = %e, "watch failed; retrying");
+    }
+}
+
+/// All watches of one controller share a single backoff in kube-runtime. Its default climbs to 30 s, so a
+/// few seconds of API-server downtime (each watch failing in turn) stalled the operator for minutes; a
+/// short cap brings it back within seconds of the API server.
+struct WatchBackoff {
+    next: Duration,
+}
+
+const WATCH_BACKOFF_START: Duration = Duration::from_millis(250);
+const WATCH_BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+impl Default for WatchBackoff {
+    fn default() -> Self {
+        WatchBackoff {
+            next: WATCH_BACKOFF_START,
+        }
+    }
+}
+
+impl Iterator for WatchBackoff {
+    type Item = Duration;
+    fn next(&mut self) -> Option<Duration> {
+        let current = self.next;
+        self.next = (self.next * 2).min(WATCH_BACKOFF_MAX);
+        Some(current)
+    }
+}
+
+impl kube::runtime::utils::Backoff for WatchBackoff {
+    fn reset(&mut self) {
+        self.next = WATCH_BACKOFF_START;
     }
 }
 

@@ -294,7 +294,10 @@ async fn report(app: &SpinApp, ctx: &Context, observed: Observed<'_>) -> Result<
 }
 
 fn is_problem(reason: &str) -> bool {
-    !matches!(reason, "ReplicasNotReady" | "DeploymentNotFound")
+    !matches!(
+        reason,
+        "ReplicasNotReady" | "DeploymentNotFound" | "ReplicasReady" | "ExternallyManaged"
+    )
 }
 
 fn truncate(s: &str, max: usize) -> String {

@@ -99,6 +99,15 @@ pub fn status(app: &SpinApp, observed: &Observed, now: &Time) -> SpinAppStatus {
                 "ReplicasReady".to_string(),
                 format!("{ready_replicas}/{desired} replicas ready"),
             ),
+            // Pods the ReplicaSet cannot even create (missing RuntimeClass, quota, ...) say why right here.
+            Some(_) if replica_failure(observed.deployment).is_some() => (
+                "False",
+                "ReplicaFailure".to_string(),
+                format!(
+                    "{ready_replicas}/{desired} replicas ready: {}",
+                    replica_failure(observed.deployment).unwrap_or_default()
+                ),
+            ),
             Some(_) => (
                 "False",
                 "ReplicasNotReady".to_string(),
@@ -117,6 +126,18 @@ pub fn status(app: &SpinApp, observed: &Observed, now: &Time) -> SpinAppStatus {
         selector: Some(labels::selector_string(&name)),
         observed_generation: generation,
     }
+}
+
+fn replica_failure(deployment: Option<&Deployment>) -> Option<String> {
+    let conditions = deployment?.status.as_ref()?.conditions.as_ref()?;
+    let c = conditions
+        .iter()
+        .find(|c| c.type_ == "ReplicaFailure" && c.status == "True")?;
+    Some(
+        c.message
+            .clone()
+            .unwrap_or_else(|| c.reason.clone().unwrap_or_default()),
+    )
 }
 
 /// Every replica runs the current template (a rollout is not "ready" halfway).
@@ -243,6 +264,31 @@ mod tests {
             assert_eq!(cond(&s, "Ready").status, "False");
             assert_eq!(cond(&s, "Ready").reason, "ReplicasNotReady");
         }
+    }
+
+    #[test]
+    fn replica_failure_is_surfaced() {
+        let mut d = deployment(0, 0, "False");
+        if let Some(s) = d.status.as_mut() {
+            s.conditions.get_or_insert_with(Vec::new).push(serde_json::from_value(json!({"type": "ReplicaFailure",
+                "status": "True", "reason": "FailedCreate",
+                "message": "pods \"a-1\" is forbidden: pod rejected: RuntimeClass \"wasmtime-spin-v2\" not found"})).expect("c"));
+        }
+        let s = status(
+            &app(),
+            &Observed {
+                executor: Some("ex"),
+                creates_deployment: true,
+                deployment: Some(&d),
+                service_name: None,
+                problem: None,
+            },
+            &now(),
+        );
+        assert_eq!(cond(&s, "Ready").reason, "ReplicaFailure");
+        assert!(cond(&s, "Ready")
+            .message
+            .contains("RuntimeClass \"wasmtime-spin-v2\" not found"));
     }
 
     #[test]

@@ -496,3 +496,82 @@ fn secret_changed(ev: Result<Event<Secret>, watcher::Error>, current: Option<&Ce
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(webhooks: serde_json::Value) -> DynamicObject {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingWebhookConfiguration",
+            "metadata": { "name": "v" },
+            "webhooks": webhooks,
+        }))
+        .expect("object")
+    }
+
+    fn bundle() -> CertBundle {
+        certs::generate(&["hook.ns.svc".to_string()], Utc::now()).expect("generate")
+    }
+
+    #[test]
+    fn stale_count_counts_webhooks_without_our_ca() {
+        let want = b64("CA");
+        let o = obj(serde_json::json!([
+            { "name": "a", "clientConfig": { "caBundle": want } },
+            { "name": "b", "clientConfig": { "url": "https://x" } },
+            { "name": "c", "clientConfig": { "caBundle": b64("OTHER") } },
+        ]));
+        assert_eq!(stale_count(&o, &want), 2);
+        assert_eq!(stale_count(&obj(serde_json::json!([])), &want), 0);
+    }
+
+    #[test]
+    fn secret_round_trip_and_missing_keys() {
+        let b = bundle();
+        let cfg = CertConfig {
+            namespace: "ns".into(),
+            secret_name: "s".into(),
+            service_name: "hook".into(),
+            extra_sans: vec![],
+            mutating_webhook_configuration: String::new(),
+            validating_webhook_configuration: String::new(),
+        };
+        let secret = new_secret(&cfg, &b);
+        assert_eq!(secret.type_.as_deref(), Some("kubernetes.io/tls"));
+        assert_eq!(bundle_from_secret(&secret), b);
+        let empty = bundle_from_secret(&Secret::default());
+        assert!(
+            certs::needs_rotation(&empty, Utc::now(), &cfg.sans()).is_some_and(|r| r.renews_ca())
+        );
+    }
+
+    #[test]
+    fn events_trigger_a_check_only_when_something_differs() {
+        let b = bundle();
+        let mut secret = Secret::default();
+        put_bundle(&mut secret, &b);
+        assert!(!secret_changed(Ok(Event::Apply(secret.clone())), Some(&b)));
+        let other = bundle();
+        assert!(secret_changed(
+            Ok(Event::Apply(secret.clone())),
+            Some(&other)
+        ));
+        assert!(secret_changed(Ok(Event::Delete(secret)), Some(&b)));
+
+        let ours = obj(
+            serde_json::json!([{ "name": "a", "clientConfig": { "caBundle": b64(&b.ca_cert_pem) } }]),
+        );
+        assert!(!webhooks_stale(
+            WebhookKind::Validating,
+            Ok(Event::Apply(ours.clone())),
+            Some(&b)
+        ));
+        assert!(webhooks_stale(
+            WebhookKind::Validating,
+            Ok(Event::InitApply(ours)),
+            Some(&other)
+        ));
+    }
+}

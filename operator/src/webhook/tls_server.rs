@@ -24,7 +24,7 @@ use rustls::sign::CertifiedKey;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use super::certs::{pem_certs, serial_hex_of_der, CertBundle};
+use super::certs::{inspect, pem_certs, CertBundle};
 
 /// Largest request body accepted (the API server's own limit for an AdmissionReview is about this).
 pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
@@ -58,6 +58,7 @@ pub enum TlsError {
 struct Current {
     key: Arc<CertifiedKey>,
     cert_pem: String,
+    key_pem: String,
     serial_hex: String,
 }
 
@@ -96,15 +97,18 @@ impl CertStore {
     /// the same certificate again is a no-op).
     pub fn set(&self, bundle: &CertBundle) -> Result<bool, TlsError> {
         if self
-            .read(|c| c.map(|c| c.cert_pem == bundle.cert_pem))
+            .read(|c| c.map(|c| c.cert_pem == bundle.cert_pem && c.key_pem == bundle.key_pem))
             .unwrap_or(false)
         {
             return Ok(false);
         }
+        // rustls cannot always tell whether a key fits its certificate (ring's ECDSA keys don't say):
+        // check the whole bundle ourselves, so a bad one never replaces a working certificate.
+        let serial_hex = inspect(bundle)
+            .map_err(|e| TlsError::BadCert(e.to_string()))?
+            .serial_hex;
         let certs = pem_certs(&bundle.cert_pem, "serving certificate (tls.crt)")
             .map_err(|e| TlsError::BadCert(e.to_string()))?;
-        let serial_hex =
-            serial_hex_of_der(&certs[0]).map_err(|e| TlsError::BadCert(e.to_string()))?;
         let key = rustls_pemfile::private_key(&mut bundle.key_pem.as_bytes())
             .map_err(|e| TlsError::BadCert(format!("tls.key: bad PEM: {e}")))?
             .ok_or_else(|| TlsError::BadCert("tls.key: no PRIVATE KEY block".into()))?;
@@ -113,6 +117,7 @@ impl CertStore {
         let new = Current {
             key: Arc::new(key),
             cert_pem: bundle.cert_pem.clone(),
+            key_pem: bundle.key_pem.clone(),
             serial_hex,
         };
         match self.current.write() {

@@ -1,0 +1,662 @@
+//! spin-operator against a real kube-apiserver + kube-controller-manager (+ kube-scheduler and a kwok
+//! node, so Pods get Running and Ready): SpinKube-style samples applied with kubectl, children checked
+//! field by field, rollouts, garbage collection, webhooks, status and events.
+
+mod common;
+
+use common::{shared, shim_executor, wait_for, Kube, WAIT};
+use serde_json::{json, Value};
+
+fn setup(prefix: &str) -> (&'static spinkube_testenv::ControlPlane, String) {
+    let cp = shared();
+    let ns = cp.create_namespace(prefix).expect("namespace");
+    cp.apply(&ns, &shim_executor("containerd-shim-spin"))
+        .expect("executor");
+    (cp, ns)
+}
+
+fn condition(app: &Value, type_: &str) -> Option<(String, String, String)> {
+    app["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)
+        .map(|c| {
+            (
+                c["status"].as_str().unwrap_or("").into(),
+                c["reason"].as_str().unwrap_or("").into(),
+                c["message"].as_str().unwrap_or("").into(),
+            )
+        })
+}
+
+fn env_of(dep: &Value) -> Vec<(String, Value)> {
+    dep["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| (e["name"].as_str().unwrap_or("").to_string(), e.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn shim_app_children_rollout_status_and_garbage_collection() {
+    let (cp, ns) = setup("shim");
+    cp.apply(&ns, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app-secrets\nstringData:\n  password: s3cret\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-config\ndata:\n  greeting: hello\n").expect("refs");
+    // The SpinKube variables sample, with a scaffold-style header.
+    cp.apply(
+        &ns,
+        r#"apiVersion: core.spinkube.dev/v1alpha1
+kind: SpinApp
+metadata:
+  name: hello
+spec:
+  image: "ghcr.io/spinkube/containerd-shim-spin/examples/spin-rust-hello:v0.13.0"
+  executor: containerd-shim-spin
+  replicas: 2
+  variables:
+    - name: greeting
+      valueFrom:
+        configMapKeyRef:
+          name: app-config
+          key: greeting
+    - name: password
+      valueFrom:
+        secretKeyRef:
+          name: app-secrets
+          key: password
+    - name: plain
+      value: "yes"
+"#,
+    )
+    .expect("apply SpinApp");
+
+    let dep = wait_for("Deployment", WAIT, || cp.get(&ns, "deployment", "hello"));
+    assert_eq!(
+        dep["metadata"]["labels"],
+        json!({"core.spinkube.dev/app-name": "hello"})
+    );
+    let owner = &dep["metadata"]["ownerReferences"][0];
+    assert_eq!(
+        (owner["kind"].as_str(), owner["controller"].as_bool()),
+        (Some("SpinApp"), Some(true))
+    );
+    assert_eq!(dep["spec"]["replicas"], 2);
+    assert_eq!(
+        dep["spec"]["selector"]["matchLabels"],
+        json!({"core.spinkube.dev/app-name": "hello", "core.spinkube.dev/app.hello.status": "ready"})
+    );
+    let pod = &dep["spec"]["template"]["spec"];
+    assert_eq!(pod["runtimeClassName"], "wasmtime-spin-v2");
+    let c = &pod["containers"][0];
+    assert_eq!(c["name"], "hello");
+    assert_eq!(
+        c["image"],
+        "ghcr.io/spinkube/containerd-shim-spin/examples/spin-rust-hello:v0.13.0"
+    );
+    assert_eq!(c["command"], json!(["/"]));
+    assert_eq!(
+        c["ports"],
+        json!([{"name": "http-app", "containerPort": 80, "protocol": "TCP"}])
+    );
+    let env = env_of(&dep);
+    let names: Vec<&str> = env.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "SPIN_VARIABLE_GREETING",
+            "SPIN_VARIABLE_PASSWORD",
+            "SPIN_VARIABLE_PLAIN",
+            "SPIN_HTTP_LISTEN_ADDR"
+        ]
+    );
+    assert_eq!(
+        env[0].1["valueFrom"],
+        json!({"configMapKeyRef": {"name": "app-config", "key": "greeting"}})
+    );
+    assert_eq!(
+        env[1].1["valueFrom"],
+        json!({"secretKeyRef": {"name": "app-secrets", "key": "password"}})
+    );
+    assert_eq!(env[3].1["value"], "0.0.0.0:80");
+    let mounts = c["volumeMounts"].as_array().expect("mounts");
+    assert_eq!(
+        mounts[0],
+        json!({"name": "spin-runtime-config", "readOnly": true, "mountPath": "/runtime-config.toml", "subPath": "runtime-config.toml"})
+    );
+    assert_eq!(mounts[1]["mountPath"], "/etc/ssl/certs/ca-certificates.crt");
+    let secret_name = pod["volumes"][0]["secret"]["secretName"]
+        .as_str()
+        .expect("secret")
+        .to_string();
+    let secret = cp
+        .get(&ns, "secret", &secret_name)
+        .expect("runtime config secret");
+    assert_eq!(
+        secret["metadata"]["labels"]["core.spinkube.dev/app-name"],
+        "hello"
+    );
+    let toml = String::from_utf8(base64_decode(
+        secret["data"]["runtime-config.toml"].as_str().expect("key"),
+    ))
+    .expect("utf8");
+    assert_eq!(
+        toml,
+        "[[config_provider]]\nprefix = \"SPIN_VARIABLE_\"\ntype = \"env\"\n"
+    );
+    assert!(
+        cp.exists(&ns, "secret", "spin-ca"),
+        "installDefaultCACerts creates spin-ca"
+    );
+
+    let svc = cp.get(&ns, "service", "hello").expect("service");
+    assert_eq!(
+        svc["spec"]["selector"],
+        json!({"core.spinkube.dev/app.hello.status": "ready"})
+    );
+    assert_eq!(svc["spec"]["ports"][0]["port"], 80);
+    assert_eq!(svc["spec"]["ports"][0]["targetPort"], "http-app");
+    assert_eq!(svc["spec"]["type"], "ClusterIP");
+
+    // The controller manager makes ReplicaSets and Pods; kwok makes them Ready; the status follows.
+    let app = wait_for("SpinApp Ready", WAIT, || {
+        let app = cp.get(&ns, "spinapp", "hello")?;
+        match condition(&app, "Ready") {
+            Some((s, _, _)) if s == "True" => Ok(app),
+            other => Err(format!("{other:?} {}", app["status"])),
+        }
+    });
+    assert_eq!(app["status"]["readyReplicas"], 2);
+    assert_eq!(app["status"]["activeScheduler"], "containerd-shim-spin");
+    assert_eq!(app["status"]["deploymentName"], "hello");
+    assert_eq!(app["status"]["serviceName"], "hello");
+    assert_eq!(
+        condition(&app, "Available").map(|c| c.0),
+        Some("True".into())
+    );
+    assert!(condition(&app, "Progressing").is_some());
+    let pods = cp
+        .run(&[
+            "-n",
+            &ns,
+            "get",
+            "pods",
+            "-l",
+            "core.spinkube.dev/app-name=hello",
+            "-o",
+            "name",
+        ])
+        .expect("pods");
+    assert_eq!(pods.lines().count(), 2, "{pods}");
+    let columns = cp
+        .run(&["-n", &ns, "get", "spinapp", "hello", "-o", "wide"])
+        .expect("get wide");
+    let header: Vec<&str> = columns
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        [
+            "NAME",
+            "READY",
+            "DESIRED",
+            "EXECUTOR",
+            "DEPLOYMENT",
+            "SERVICE"
+        ]
+    );
+    assert!(
+        columns
+            .lines()
+            .nth(1)
+            .unwrap_or("")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            == ["hello", "2", "2", "containerd-shim-spin", "hello", "hello"],
+        "{columns}"
+    );
+
+    // An update rolls out: a second ReplicaSet with the new image.
+    cp.run(&["-n", &ns, "patch", "spinapp", "hello", "--type=merge", "-p", r#"{"spec":{"image":"ghcr.io/spinkube/containerd-shim-spin/examples/spin-rust-hello:v0.14.0"}}"#]).expect("patch");
+    wait_for("rollout to the new image", WAIT, || {
+        let rs = cp.run(&["-n", &ns, "get", "replicasets", "-l", "core.spinkube.dev/app-name=hello", "-o", "jsonpath={range .items[*]}{.spec.template.spec.containers[0].image} {.status.readyReplicas}{\"\\n\"}{end}"])?;
+        if rs.lines().any(|l| {
+            l == "ghcr.io/spinkube/containerd-shim-spin/examples/spin-rust-hello:v0.14.0 2"
+        }) {
+            Ok(())
+        } else {
+            Err(rs)
+        }
+    });
+    // `kubectl scale` works through the scale subresource.
+    cp.run(&["-n", &ns, "scale", "spinapp", "hello", "--replicas=3"])
+        .expect("scale");
+    wait_for("Deployment scaled to 3", WAIT, || {
+        let d = cp.get(&ns, "deployment", "hello")?;
+        if d["spec"]["replicas"] == 3 {
+            Ok(())
+        } else {
+            Err(d["spec"]["replicas"].to_string())
+        }
+    });
+
+    cp.run(&["-n", &ns, "delete", "spinapp", "hello", "--wait=true"])
+        .expect("delete");
+    wait_for(
+        "children garbage-collected",
+        Duration::from_secs(90),
+        || {
+            let left: Vec<&str> = [
+                ("deployment", "hello"),
+                ("service", "hello"),
+                ("secret", secret_name.as_str()),
+            ]
+            .into_iter()
+            .filter(|(k, n)| cp.exists(&ns, k, n))
+            .map(|(k, _)| k)
+            .collect();
+            if left.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("{left:?}"))
+            }
+        },
+    );
+}
+
+use std::time::Duration;
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .expect("base64")
+}
+
+#[test]
+fn spintainer_executor_runs_spin_in_a_container() {
+    let (cp, ns) = setup("spintainer");
+    cp.apply(&ns, "apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinAppExecutor\nmetadata:\n  name: spintainer\nspec:\n  createDeployment: true\n  deploymentConfig:\n    spinImage: ghcr.io/fermyon/spin:v3.0.0\n").expect("executor");
+    cp.apply(&ns, "apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinApp\nmetadata:\n  name: spintainer-app\nspec:\n  image: ghcr.io/spinkube/spin-operator/cpu-load-gen:20240311-163328-g1121986\n  executor: spintainer\n  replicas: 1\n").expect("app");
+    let dep = wait_for("Deployment", WAIT, || {
+        cp.get(&ns, "deployment", "spintainer-app")
+    });
+    let c = &dep["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["image"], "ghcr.io/fermyon/spin:v3.0.0");
+    assert_eq!(
+        c["args"],
+        json!([
+            "up",
+            "--listen",
+            "0.0.0.0:80",
+            "-f",
+            "ghcr.io/spinkube/spin-operator/cpu-load-gen:20240311-163328-g1121986",
+            "--runtime-config-file",
+            "/runtime-config.toml"
+        ])
+    );
+    assert!(dep["spec"]["template"]["spec"]
+        .get("runtimeClassName")
+        .is_none());
+}
+
+#[test]
+fn redis_key_value_runtime_config_from_secret_rolls_on_change() {
+    let (cp, ns) = setup("redis-kv");
+    cp.apply(&ns, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: redis-creds\nstringData:\n  url: redis://redis.example:6379\n").expect("secret");
+    cp.apply(
+        &ns,
+        r#"apiVersion: core.spinkube.dev/v1alpha1
+kind: SpinApp
+metadata:
+  name: kv-app
+spec:
+  image: "ghcr.io/spinkube/spin-operator/key-value:20240312-180145-g8ed4f8b"
+  replicas: 1
+  executor: containerd-shim-spin
+  runtimeConfig:
+    keyValueStores:
+      - name: "default"
+        type: "redis"
+        options:
+          - name: "url"
+            valueFrom:
+              secretKeyRef:
+                name: "redis-creds"
+                key: "url"
+"#,
+    )
+    .expect("app");
+    let secret_of = |dep: &Value| {
+        dep["spec"]["template"]["spec"]["volumes"][0]["secret"]["secretName"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let dep = wait_for("Deployment", WAIT, || cp.get(&ns, "deployment", "kv-app"));
+    let first = secret_of(&dep);
+    let toml = String::from_utf8(base64_decode(
+        cp.get(&ns, "secret", &first).expect("secret")["data"]["runtime-config.toml"]
+            .as_str()
+            .expect("key"),
+    ))
+    .expect("utf8");
+    assert!(
+        toml.contains(
+            "[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://redis.example:6379\"\n"
+        ),
+        "{toml}"
+    );
+    wait_for("ready", WAIT, || {
+        let a = cp.get(&ns, "spinapp", "kv-app")?;
+        if a["status"]["readyReplicas"] == 1 {
+            Ok(())
+        } else {
+            Err(a["status"].to_string())
+        }
+    });
+
+    // A new URL in the referenced Secret: new runtime config, the Deployment rolls, the old Secret goes.
+    cp.run(&[
+        "-n",
+        &ns,
+        "patch",
+        "secret",
+        "redis-creds",
+        "--type=merge",
+        "-p",
+        r#"{"stringData":{"url":"redis://other:6379"}}"#,
+    ])
+    .expect("patch");
+    let second = wait_for("Deployment to mount the new runtime config", WAIT, || {
+        let s = secret_of(&cp.get(&ns, "deployment", "kv-app")?);
+        if s != first {
+            Ok(s)
+        } else {
+            Err(s)
+        }
+    });
+    let toml = String::from_utf8(base64_decode(
+        cp.get(&ns, "secret", &second).expect("secret")["data"]["runtime-config.toml"]
+            .as_str()
+            .expect("key"),
+    ))
+    .expect("utf8");
+    assert!(toml.contains("redis://other:6379"), "{toml}");
+    wait_for(
+        "superseded runtime config deleted after the rollout",
+        WAIT,
+        || {
+            if cp.exists(&ns, "secret", &first) {
+                Err(format!("{first} still there"))
+            } else {
+                Ok(())
+            }
+        },
+    );
+}
+
+#[test]
+fn autoscaling_selective_components_and_private_image() {
+    let (cp, ns) = setup("features");
+    cp.apply(
+        &ns,
+        r#"apiVersion: core.spinkube.dev/v1alpha1
+kind: SpinApp
+metadata:
+  name: hpa-app
+spec:
+  image: "ghcr.io/spinkube/spin-operator/cpu-load-gen:20240311-163328-g1121986"
+  executor: containerd-shim-spin
+  enableAutoscaling: true
+  resources:
+    limits:
+      cpu: 500m
+      memory: 500Mi
+    requests:
+      cpu: 100m
+      memory: 400Mi
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: hpa-app-autoscaler
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: hpa-app
+  minReplicas: 1
+  maxReplicas: 10
+  metrics:
+    - type: Resource
+      resource:
+        name: cpu
+        target:
+          type: Utilization
+          averageUtilization: 50
+---
+apiVersion: core.spinkube.dev/v1alpha1
+kind: SpinApp
+metadata:
+  name: selective
+spec:
+  image: "ghcr.io/spinkube/spin-operator/salutations:20241105-223428-g4da3171"
+  executor: containerd-shim-spin
+  replicas: 1
+  components:
+    - salutations
+    - goodbye
+---
+apiVersion: core.spinkube.dev/v1alpha1
+kind: SpinApp
+metadata:
+  name: private
+spec:
+  image: "ghcr.io/my-org/private-app:v1"
+  executor: containerd-shim-spin
+  replicas: 1
+  imagePullSecrets:
+    - name: regcred
+"#,
+    )
+    .expect("apply");
+    let hpa = wait_for("hpa-app Deployment", WAIT, || {
+        cp.get(&ns, "deployment", "hpa-app")
+    });
+    assert_eq!(
+        hpa["spec"]["template"]["spec"]["containers"][0]["resources"],
+        json!({"limits": {"cpu": "500m", "memory": "500Mi"}, "requests": {"cpu": "100m", "memory": "400Mi"}})
+    );
+    // The operator does not own replicas: what an autoscaler sets stays.
+    cp.run(&["-n", &ns, "scale", "deployment", "hpa-app", "--replicas=4"])
+        .expect("scale");
+    cp.run(&["-n", &ns, "annotate", "spinapp", "hpa-app", "poke=1"])
+        .expect("poke a reconcile");
+    wait_for("a reconcile after the scale", WAIT, || {
+        let d = cp.get(&ns, "deployment", "hpa-app")?;
+        if d["status"]["replicas"] == 4 {
+            Ok(())
+        } else {
+            Err(d["status"].to_string())
+        }
+    });
+    let managers = cp
+        .run(&[
+            "-n",
+            &ns,
+            "get",
+            "deployment",
+            "hpa-app",
+            "--show-managed-fields",
+            "-o",
+            "json",
+        ])
+        .expect("managed fields");
+    let managed: Value = serde_json::from_str(&managers).expect("json");
+    let ours = managed["metadata"]["managedFields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .find(|m| m["manager"] == "spin-operator")
+        .expect("operator manages fields")
+        .clone();
+    assert!(
+        ours["fieldsV1"]["f:spec"].get("f:replicas").is_none(),
+        "operator must not own replicas with autoscaling: {ours}"
+    );
+    assert_eq!(
+        cp.get(&ns, "deployment", "hpa-app").expect("d")["spec"]["replicas"],
+        4
+    );
+
+    let sel = wait_for("selective Deployment", WAIT, || {
+        cp.get(&ns, "deployment", "selective")
+    });
+    let env = env_of(&sel);
+    let retain = env
+        .iter()
+        .find(|(n, _)| n == "SPIN_COMPONENTS_TO_RETAIN")
+        .expect("env");
+    assert_eq!(retain.1["value"], "salutations,goodbye");
+
+    let private = wait_for("private Deployment", WAIT, || {
+        cp.get(&ns, "deployment", "private")
+    });
+    assert_eq!(
+        private["spec"]["template"]["spec"]["imagePullSecrets"],
+        json!([{"name": "regcred"}])
+    );
+}
+
+#[test]
+fn webhooks_default_and_reject_with_clear_messages() {
+    let (cp, ns) = setup("webhooks");
+    cp.apply(&ns, &shim_executor("b-executor"))
+        .expect("second executor");
+    // No executor: the alphabetically first one in the namespace is chosen.
+    cp.apply(&ns, "apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinApp\nmetadata:\n  name: defaulted\nspec:\n  image: ghcr.io/x/app:v1\n  replicas: 1\n").expect("apply");
+    assert_eq!(
+        cp.get(&ns, "spinapp", "defaulted").expect("app")["spec"]["executor"],
+        "b-executor"
+    );
+
+    for (yaml, want) in [
+        ("  executor: nope\n  replicas: 1\n", "SpinAppExecutor \"nope\" does not exist in namespace"),
+        ("  executor: containerd-shim-spin\n  replicas: 2\n  enableAutoscaling: true\n", "replicas (2) cannot be set when spec.enableAutoscaling is true"),
+        ("  executor: containerd-shim-spin\n  invocationLimits:\n    memory: 1Gi\n  resources:\n    limits:\n      memory: 128Mi\n", "exceeds spec.resources.limits.memory (128Mi)"),
+        ("  executor: containerd-shim-spin\n  variables:\n  - name: Bad-Name\n    value: x\n", "Spin variable names use lowercase letters"),
+    ] {
+        let err = cp.apply(&ns, &format!("apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinApp\nmetadata:\n  name: bad\nspec:\n  image: ghcr.io/x/app:v1\n{yaml}"))
+            .expect_err("must be rejected");
+        assert!(err.contains("denied the request") && err.contains(want), "{err}");
+    }
+    // An executor with both ways to run, and deleting an executor in use.
+    let err = cp.apply(&ns, "apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinAppExecutor\nmetadata:\n  name: both\nspec:\n  createDeployment: true\n  deploymentConfig:\n    runtimeClassName: a\n    spinImage: b\n").expect_err("invalid executor");
+    assert!(err.contains("mutually exclusive"), "{err}");
+    let err = cp
+        .run(&["-n", &ns, "delete", "spinappexecutor", "b-executor"])
+        .expect_err("in use");
+    assert!(err.contains("is used by SpinApps defaulted"), "{err}");
+    cp.run(&["-n", &ns, "delete", "spinapp", "defaulted"])
+        .expect("delete app");
+    cp.run(&[
+        "-n",
+        &ns,
+        "delete",
+        "spinappexecutor",
+        "b-executor",
+        "--timeout=60s",
+    ])
+    .expect("unused executor deletes (finalizer removed)");
+}
+
+#[test]
+fn missing_secret_is_a_condition_and_an_event_until_fixed() {
+    let (cp, ns) = setup("missing");
+    cp.apply(
+        &ns,
+        r#"apiVersion: core.spinkube.dev/v1alpha1
+kind: SpinApp
+metadata:
+  name: waits
+spec:
+  image: ghcr.io/x/app:v1
+  executor: containerd-shim-spin
+  replicas: 1
+  runtimeConfig:
+    keyValueStores:
+      - name: default
+        type: redis
+        options:
+          - name: url
+            valueFrom:
+              secretKeyRef:
+                name: later
+                key: url
+"#,
+    )
+    .expect("apply");
+    let (_, reason, message) = wait_for("MissingSecret condition", WAIT, || {
+        let a = cp.get(&ns, "spinapp", "waits")?;
+        match condition(&a, "Ready") {
+            Some(c) if c.1 == "MissingSecret" => Ok(c),
+            other => Err(format!("{other:?}")),
+        }
+    });
+    assert_eq!(reason, "MissingSecret");
+    assert!(message.contains("Secret \"later\" (referenced by spec.runtimeConfig.keyValueStores[0].options[0]) does not exist"), "{message}");
+    wait_for("Warning event", WAIT, || {
+        let ev = cp.run(&[
+            "-n",
+            &ns,
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=waits",
+            "-o",
+            "jsonpath={range .items[*]}{.type} {.reason}{\"\\n\"}{end}",
+        ])?;
+        if ev.contains("Warning MissingSecret") {
+            Ok(())
+        } else {
+            Err(ev)
+        }
+    });
+    assert!(!cp.exists(&ns, "deployment", "waits"), "nothing half-made");
+
+    cp.apply(&ns, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: later\nstringData:\n  url: redis://r:6379\n").expect("secret");
+    wait_for("Ready after the Secret appears", WAIT, || {
+        let a = cp.get(&ns, "spinapp", "waits")?;
+        match condition(&a, "Ready") {
+            Some(c) if c.0 == "True" => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    });
+}
+
+#[test]
+fn metrics_and_health_endpoints() {
+    let cp = shared();
+    let ns = cp.create_namespace("metrics").expect("ns");
+    cp.apply(&ns, &shim_executor("containerd-shim-spin"))
+        .expect("executor");
+    cp.apply(&ns, "apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinApp\nmetadata:\n  name: m\nspec:\n  image: ghcr.io/x/app:v1\n  executor: containerd-shim-spin\n  replicas: 1\n").expect("app");
+    wait_for("Deployment", WAIT, || cp.get(&ns, "deployment", "m"));
+    let op = common::operator().lock().expect("operator");
+    let metrics = op.metrics();
+    for want in [
+        "spin_operator_reconciles_total{controller=\"spinapp\"}",
+        "spin_operator_reconcile_duration_seconds_bucket",
+        "spin_operator_reconcile_in_flight",
+        "spin_operator_watched_objects",
+    ] {
+        assert!(metrics.contains(want), "missing {want} in\n{metrics}");
+    }
+    assert_eq!(op.http(op.health_port, "/healthz").expect("healthz").0, 200);
+    assert_eq!(op.http(op.health_port, "/readyz").expect("readyz").0, 200);
+}
