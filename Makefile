@@ -38,7 +38,7 @@ test: examples lint
 	$(CARGO) test --workspace
 
 bench: examples
-	$(CARGO) build --release -p spinkube-cli -p spinkube-bench
+	$(CARGO) build --release -p spinkube-cli -p spinkube-operator -p spinkube-bench
 	$(TARGET_DIR)/release/spinkube-bench
 
 clean:

@@ -2,6 +2,7 @@
 //! run on loopback, plus cold start with and without the compile cache.
 
 mod oci_bench;
+mod operator_bench;
 mod redis_bench;
 
 use std::convert::Infallible;
@@ -39,6 +40,10 @@ fn main() -> Result<()> {
         return Ok(());
     }
     let root = repo_root();
+    // `spinkube-bench operator`: only the operator scale figures.
+    if args.get(1).map(String::as_str) == Some("operator") {
+        return operator_bench::run(&sibling_binary("spin-operator")?, &root);
+    }
     let spinkube = sibling_binary("spinkube")?;
     let app = args
         .get(1)
@@ -103,6 +108,8 @@ fn main() -> Result<()> {
     redis_bench::run(&spinkube, &root)?;
     println!();
     oci_bench::oci(&spinkube, &root)?;
+    println!();
+    operator_bench::run(&sibling_binary("spin-operator")?, &root)?;
     Ok(())
 }
 

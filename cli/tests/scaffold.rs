@@ -540,3 +540,62 @@ fn the_plugin_binary_answers_spin_kube() {
         );
     }
 }
+
+/// `cli/spin-plugin/package.sh` makes what `spin plugins install --file` takes: a manifest naming the
+/// plugin `kube` at the crate's version, one package for this machine whose file:// tarball has the
+/// recorded sha256 and holds a `kube` binary that answers as the plugin.
+#[test]
+fn plugin_package_is_installable() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new("bash")
+        .arg(repo.join("cli/spin-plugin/package.sh"))
+        .arg(out_dir.path())
+        .env("BIN", SPINKUBE)
+        .output()
+        .expect("run package.sh");
+    assert!(out.status.success(), "package.sh: {}", text(&out.stderr));
+
+    let template: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo.join("cli/spin-plugin/kube.json")).expect("kube.json"),
+    )
+    .expect("the shipped manifest is JSON");
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out_dir.path().join("kube.json")).expect("written kube.json"),
+    )
+    .expect("the written manifest is JSON");
+    for m in [&template, &manifest] {
+        assert_eq!(m["name"], "kube");
+        assert_eq!(m["version"], env!("CARGO_PKG_VERSION"), "manifest version");
+        assert!(m["spinCompatibility"]
+            .as_str()
+            .is_some_and(|s| s.starts_with(">=")));
+    }
+    let packages = manifest["packages"].as_array().expect("packages");
+    assert_eq!(packages.len(), 1, "{packages:?}");
+    let tarball = packages[0]["url"]
+        .as_str()
+        .and_then(|u| u.strip_prefix("file://"))
+        .expect("file:// url");
+    let sha = Command::new("sha256sum")
+        .arg(tarball)
+        .output()
+        .expect("sha256sum");
+    assert_eq!(
+        text(&sha.stdout).split_whitespace().next(),
+        packages[0]["sha256"].as_str(),
+        "recorded sha256"
+    );
+
+    let unpacked = tempfile::tempdir().expect("tempdir");
+    let untar = Command::new("tar")
+        .args(["-xzf", tarball, "-C"])
+        .arg(unpacked.path())
+        .output()
+        .expect("tar");
+    assert!(untar.status.success(), "{}", text(&untar.stderr));
+    let kube = unpacked.path().join("kube");
+    let out = run(&kube, &["scaffold", "--from", IMAGE]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), golden("plain.yml"));
+}

@@ -17,6 +17,8 @@ HELM="$BIN/helm"
 
 if [ -x "$HELM" ]; then echo "$HELM"; exit 0; fi
 
+# shellcheck source=go-env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/go-env.sh"
 mkdir -p "$BIN"
 echo "building helm $HELM_VERSION (slow the first time)" >&2
 

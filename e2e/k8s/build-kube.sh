@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the real Kubernetes control-plane binaries from the Go module proxy and
 # caches them by version (see shared/TESTENV.md "Kubernetes"): kube-apiserver
-# alone takes ~13 minutes on 2 cores, so a cached build is reused.
+# alone takes 6-13 minutes on 2 cores, so a cached build is reused.
 #
 # Builds kube-apiserver, kube-controller-manager, kube-scheduler and kubectl;
 # re-running builds only the ones missing from the cache.
@@ -18,6 +18,8 @@ WANT=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
 have_all() { for b in "${WANT[@]}"; do [ -x "$BIN/$b" ] || return 1; done; }
 if have_all; then echo "$BIN"; exit 0; fi
 
+# shellcheck source=go-env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/go-env.sh"
 mkdir -p "$BIN" "$CACHE/src"
 cd "$CACHE/src"
 staging_version="v0.${KUBE_VERSION#v1.}"

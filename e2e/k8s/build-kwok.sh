@@ -12,6 +12,8 @@ KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
 BIN="${SPINKUBE_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/spinkube/tools}/kwok-$KWOK_VERSION/bin"
 
 if [ -x "$BIN/kwok" ]; then echo "$BIN/kwok"; exit 0; fi
+# shellcheck source=go-env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/go-env.sh"
 mkdir -p "$BIN"
 echo "building kwok $KWOK_VERSION (about a minute the first time)" >&2
 GOBIN="$BIN" go install -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" >&2

@@ -8,7 +8,7 @@
 #
 # The same variables, set in the environment, override where spinkube-testenv
 # looks. Usage: `eval "$(e2e/k8s/install.sh)"` or just run it once to fill the
-# cache. Progress goes to stderr. Cold on 2 cores: about 15 minutes (mostly
+# cache. Progress goes to stderr. Cold on 2 cores: about 9 minutes (mostly
 # kube-apiserver); warm: instant. Concurrent runs wait on a lock.
 set -euo pipefail
 

@@ -33,4 +33,52 @@ mod tests {
             );
         }
     }
+
+    /// `kubectl explain` helps only if every field says what it is.
+    #[test]
+    fn every_field_has_a_description() {
+        fn walk(path: &str, schema: &serde_json::Value, missing: &mut Vec<String>) {
+            if let Some(props) = schema["properties"].as_object() {
+                for (name, prop) in props {
+                    let here = format!("{path}.{name}");
+                    // metadata is Kubernetes' own; apiVersion/kind are the same on every type.
+                    if path.is_empty()
+                        && ["metadata", "apiVersion", "kind"].contains(&name.as_str())
+                    {
+                        continue;
+                    }
+                    if prop["description"].as_str().is_none_or(str::is_empty) {
+                        missing.push(here.clone());
+                    }
+                    walk(&here, prop, missing);
+                }
+            }
+            if schema["items"].is_object() {
+                walk(&format!("{path}[]"), &schema["items"], missing);
+            }
+            if schema["additionalProperties"].is_object() {
+                walk(
+                    &format!("{path}{{}}"),
+                    &schema["additionalProperties"],
+                    missing,
+                );
+            }
+        }
+        use kube::CustomResourceExt;
+        let mut missing = Vec::new();
+        for crd in [super::SpinApp::crd(), super::SpinAppExecutor::crd()] {
+            let kind = crd.spec.names.kind.clone();
+            let json = serde_json::to_value(&crd).expect("crd json");
+            for version in json["spec"]["versions"].as_array().expect("versions") {
+                let mut here = Vec::new();
+                walk("", &version["schema"]["openAPIV3Schema"], &mut here);
+                missing.extend(here.into_iter().map(|p| format!("{kind}{p}")));
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "fields without a description:\n{}",
+            missing.join("\n")
+        );
+    }
 }

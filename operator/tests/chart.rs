@@ -1262,7 +1262,7 @@ fn notes_tell_how_to_deploy_a_first_app() {
         "| kubectl -n default apply -f -",
         "kubectl -n default port-forward svc/spin-rust-hello 8080:80",
         "curl http://localhost:8080/hello",
-        "kubectl delete spinappexecutors --all -A",
+        "kubectl delete spinapps --all -A",
         "helm -n spin-operator uninstall spin-operator",
     ] {
         assert!(notes.contains(want), "NOTES.txt lacks {want:?}:\n{notes}");

@@ -562,8 +562,30 @@ fn webhooks_default_and_reject_with_clear_messages() {
         .run(&["-n", &ns, "delete", "spinappexecutor", "b-executor"])
         .expect_err("in use");
     assert!(err.contains("is used by SpinApps defaulted"), "{err}");
+    let finalizers = || {
+        cp.get(&ns, "spinappexecutor", "b-executor")
+            .expect("executor")["metadata"]["finalizers"]
+            .clone()
+    };
+    wait_for(
+        "the executor in use is guarded",
+        WAIT,
+        || match finalizers() {
+            f if f == json!(["core.spinkube.dev/finalizer"]) => Ok(()),
+            f => Err(f.to_string()),
+        },
+    );
     cp.run(&["-n", &ns, "delete", "spinapp", "defaulted"])
         .expect("delete app");
+    // Unused again: the operator lets go of it before anyone deletes it.
+    wait_for(
+        "finalizer removed from the unused executor",
+        WAIT,
+        || match finalizers() {
+            f if f.is_null() => Ok(()),
+            f => Err(f.to_string()),
+        },
+    );
     cp.run(&[
         "-n",
         &ns,
@@ -572,7 +594,7 @@ fn webhooks_default_and_reject_with_clear_messages() {
         "b-executor",
         "--timeout=60s",
     ])
-    .expect("unused executor deletes (finalizer removed)");
+    .expect("unused executor deletes");
 }
 
 #[test]

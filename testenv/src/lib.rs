@@ -57,7 +57,7 @@
 //! kube-controller-manager, kube-scheduler, kubectl), `SPINKUBE_ETCD`, `SPINKUBE_KWOK`, else the
 //! tools cache `~/.cache/spinkube/tools` (`kube-v1.34.4/bin`, `kwok-v0.8.0/bin/kwok`) and `etcd`
 //! on `PATH`. When something is missing the first test runs `e2e/k8s/install.sh`, which builds
-//! or installs it (progress on stderr; a cold build takes about 15 minutes on 2 cores).
+//! or installs it (progress on stderr; a cold build took 9 minutes on 2 cores).
 //!
 //! Environment knobs: `SPINKUBE_TESTENV_NO_INSTALL` (fail instead of installing),
 //! `SPINKUBE_TESTENV_KEEP` (keep the temp dir, printing its path), `SPINKUBE_TESTENV_DIR`

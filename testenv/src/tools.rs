@@ -66,7 +66,7 @@ impl Binaries {
         let script = install_script();
         progress(&format!(
             "spinkube-testenv: Kubernetes test binaries missing ({}); running {} \
-             (a cold build takes ~15 minutes on 2 cores, then it is cached)",
+             (a cold build takes about 10 minutes on 2 cores, then it is cached)",
             Self::locate()
                 .err()
                 .map(|e| e.to_string())

@@ -50,7 +50,10 @@ pub struct SpinAppSpec {
     ///
     /// Defaults to whatever executor is available on the cluster. If multiple executors are available then
     /// the first executor in alphabetical order will be chosen.
+    // Required in the schema as in SpinKube (the mutating webhook fills it in before validation);
+    // `default` only so the webhook can read a SpinApp that lacks it.
     #[serde(default)]
+    #[schemars(required)]
     pub executor: String,
 
     /// Image is the OCI reference of the Spin application (for example `ghcr.io/org/app:v1`).
@@ -262,7 +265,9 @@ pub struct HttpHealthProbe {
 /// A header of a health check request.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 pub struct HttpHealthProbeHeader {
+    /// Name of the HTTP header sent with the probe.
     pub name: String,
+    /// Value of the header.
     pub value: String,
 }
 
@@ -299,9 +304,12 @@ impl RuntimeConfig {
 /// A SQLite database binding: `[sqlite_database.<name>] type = ...` plus options.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 pub struct SqliteDatabaseConfig {
+    /// Name of the SQLite database as the app's components refer to it (`default` is the one Spin gives every app).
     pub name: String,
+    /// Backend type, as in Spin's runtime config (for example `redis`, `spin`).
     #[serde(rename = "type")]
     pub type_: String,
+    /// Options of the backend (for example `url`), each a value or a Secret/ConfigMap key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<RuntimeConfigOption>,
 }
@@ -309,9 +317,12 @@ pub struct SqliteDatabaseConfig {
 /// A key-value store binding: `[key_value_store.<name>] type = ...` plus options.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 pub struct KeyValueStoreConfig {
+    /// Name of the key-value store as the app's components refer to it (`default` is the one Spin gives every app).
     pub name: String,
+    /// Backend type, as in Spin's runtime config (for example `redis`, `spin`).
     #[serde(rename = "type")]
     pub type_: String,
+    /// Options of the backend (for example `url`), each a value or a Secret/ConfigMap key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<RuntimeConfigOption>,
 }
@@ -319,8 +330,10 @@ pub struct KeyValueStoreConfig {
 /// The LLM compute binding: `[llm_compute] type = ...` plus options.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 pub struct LlmComputeConfig {
+    /// Backend type, as in Spin's runtime config (for example `remote_http`).
     #[serde(rename = "type")]
     pub type_: String,
+    /// Options of the backend (for example `url`, `auth_token`), each a value or a Secret/ConfigMap key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<RuntimeConfigOption>,
 }

@@ -69,8 +69,8 @@ async fn main() -> anyhow::Result<()> {
     logging::init(args.log_format);
     // rustls needs one process-wide crypto provider; ring is the one compiled in.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = client(&args).await?;
     let metrics = Arc::new(Metrics::default());
+    let client = client(&args, metrics.clone()).await?;
     let health = Arc::new(Health::default());
     let (trigger, down) = shutdown::channel();
 
@@ -180,7 +180,7 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn client(args: &Args) -> anyhow::Result<Client> {
+async fn client(args: &Args, metrics: Arc<Metrics>) -> anyhow::Result<Client> {
     let config = match &args.kubeconfig {
         Some(path) => {
             let kubeconfig = kube::config::Kubeconfig::read_from(path)
@@ -191,7 +191,14 @@ async fn client(args: &Args) -> anyhow::Result<Client> {
             .await
             .context("no kubeconfig given and not running in a cluster")?,
     };
-    Ok(Client::try_from(config)?)
+    // Every request is counted, so `spin_operator_api_requests_total` shows what the operator costs.
+    let count = tower::util::MapRequestLayer::new(move |req: http::Request<kube::client::Body>| {
+        metrics.api_request(req.method(), req.uri());
+        req
+    });
+    Ok(kube::client::ClientBuilder::try_from(config)?
+        .with_layer(&count)
+        .build())
 }
 
 /// Gets a certificate (retrying while the API server is unreachable), serves the webhooks and keeps the

@@ -15,6 +15,12 @@ pub struct ControllerLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabel {
+    /// HTTP method, or `watch` for watch requests.
+    pub verb: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ErrorLabel {
     pub controller: &'static str,
     pub reason: String,
@@ -30,6 +36,8 @@ pub struct Metrics {
     /// Objects known to the controller's cache: what a full resync would queue.
     pub objects: Family<ControllerLabel, Gauge<i64, AtomicI64Wrapper>>,
     pub is_leader: Gauge,
+    /// Requests this process sent to the API server (what the operator costs the control plane).
+    pub api_requests: Family<RequestLabel, Counter>,
 }
 
 /// prometheus-client's default gauge atomic, spelled out so the type above stays readable.
@@ -46,6 +54,7 @@ impl Default for Metrics {
         let in_flight = Family::<ControllerLabel, Gauge>::default();
         let objects = Family::<ControllerLabel, Gauge<i64, AtomicI64Wrapper>>::default();
         let is_leader = Gauge::default();
+        let api_requests = Family::<RequestLabel, Counter>::default();
         registry.register("reconciles", "Reconciliations run", reconciles.clone());
         registry.register(
             "reconcile_errors",
@@ -72,6 +81,11 @@ impl Default for Metrics {
             "1 when this replica holds the leader lease",
             is_leader.clone(),
         );
+        registry.register(
+            "api_requests",
+            "Requests sent to the Kubernetes API server",
+            api_requests.clone(),
+        );
         Metrics {
             registry,
             reconciles,
@@ -80,6 +94,7 @@ impl Default for Metrics {
             in_flight,
             objects,
             is_leader,
+            api_requests,
         }
     }
 }
@@ -95,6 +110,21 @@ impl Metrics {
             label,
             start: std::time::Instant::now(),
         }
+    }
+
+    /// Counts one API request (called by the client's request layer).
+    pub fn api_request(&self, method: &http::Method, uri: &http::Uri) {
+        let watch = uri
+            .query()
+            .is_some_and(|q| q.split('&').any(|p| p == "watch=true" || p == "watch=1"));
+        let verb = if watch {
+            "watch".to_string()
+        } else {
+            method.as_str().to_ascii_lowercase()
+        };
+        self.api_requests
+            .get_or_create(&RequestLabel { verb })
+            .inc();
     }
 
     pub fn error(&self, controller: &'static str, reason: &str) {
@@ -128,5 +158,38 @@ impl Drop for ReconcileTimer<'_> {
             .get_or_create(&self.label)
             .observe(elapsed.as_secs_f64());
         self.metrics.in_flight.get_or_create(&self.label).dec();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_requests_are_counted_by_verb_with_watches_apart() {
+        let m = Metrics::default();
+        let get = http::Method::GET;
+        for uri in [
+            "/apis/core.spinkube.dev/v1alpha1/spinapps?watch=true&resourceVersion=1",
+            "/api/v1/secrets?labelSelector=a&watch=1",
+            "/apis/core.spinkube.dev/v1alpha1/spinapps",
+            "/api/v1/namespaces/x/services/y?watchful=true",
+        ] {
+            m.api_request(&get, &uri.parse().expect("uri"));
+        }
+        m.api_request(
+            &http::Method::PATCH,
+            &"/apis/apps/v1/namespaces/x/deployments/y?fieldManager=spin-operator"
+                .parse()
+                .expect("uri"),
+        );
+        let text = m.encode();
+        for want in [
+            "spin_operator_api_requests_total{verb=\"watch\"} 2",
+            "spin_operator_api_requests_total{verb=\"get\"} 2",
+            "spin_operator_api_requests_total{verb=\"patch\"} 1",
+        ] {
+            assert!(text.contains(want), "{want} in:\n{text}");
+        }
     }
 }

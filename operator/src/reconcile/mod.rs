@@ -1,4 +1,4 @@
-//! The two controllers: SpinApps (children, status, events) and SpinAppExecutors (deletion guard).
+//! The two controllers: SpinApps (children, status, events) and SpinAppExecutors (deletion guard while in use).
 
 mod apply;
 mod executor;
@@ -111,6 +111,16 @@ pub async fn run(
         watcher::Config::default().any_semantic(),
     )
     .with_config(config)
+    // A SpinApp created or deleted changes whether its executor needs the finalizer.
+    .watches(
+        api::<SpinApp>(&client, &scope),
+        watcher::Config::default().any_semantic(),
+        |app| {
+            let ns = app.namespace().unwrap_or_default();
+            (!app.spec.executor.is_empty())
+                .then(|| ObjectRef::<SpinAppExecutor>::new(&app.spec.executor).within(&ns))
+        },
+    )
     .graceful_shutdown_on(shutdown.wait())
     .run(executor::reconcile, executor::error_policy, ctx.clone())
     .for_each(|_| async {});
