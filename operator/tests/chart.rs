@@ -266,30 +266,45 @@ fn expected_cluster_rules(
     mutating: Option<&str>,
     validating: Option<&str>,
 ) -> BTreeSet<(String, String, String, String)> {
-    let crud = [
-        "get", "list", "watch", "create", "update", "patch", "delete",
-    ];
     let mut want = BTreeSet::new();
+    let core = "core.spinkube.dev";
     want.extend(expand(
-        &["core.spinkube.dev"],
-        &["spinapps", "spinappexecutors"],
-        &["get", "list", "watch", "update", "patch"],
+        &[core],
+        &["spinapps"],
+        &["get", "list", "watch"],
         &[],
     ));
     want.extend(expand(
-        &["core.spinkube.dev"],
-        &["spinapps/status", "spinappexecutors/status"],
-        &["get", "update", "patch"],
+        &[core],
+        &["spinapps/status"],
+        &["get", "patch"],
+        &[],
+    ));
+    want.extend(expand(&[core], &["spinapps/finalizers"], &["update"], &[]));
+    want.extend(expand(
+        &[core],
+        &["spinappexecutors"],
+        &["get", "list", "watch", "patch"],
         &[],
     ));
     want.extend(expand(
-        &["core.spinkube.dev"],
-        &["spinapps/finalizers", "spinappexecutors/finalizers"],
-        &["update"],
+        &["apps"],
+        &["deployments"],
+        &["get", "list", "watch", "create", "patch", "delete"],
         &[],
     ));
-    want.extend(expand(&["apps"], &["deployments"], &crud, &[]));
-    want.extend(expand(&[""], &["services", "secrets"], &crud, &[]));
+    want.extend(expand(
+        &[""],
+        &["services"],
+        &["get", "list", "watch", "create", "patch"],
+        &[],
+    ));
+    want.extend(expand(
+        &[""],
+        &["secrets"],
+        &["get", "list", "watch", "create", "patch", "delete"],
+        &[],
+    ));
     want.extend(expand(
         &[""],
         &["configmaps"],
@@ -797,6 +812,14 @@ fn default_rbac_is_the_readme_least_privilege_contract() {
             &["get", "create", "update", "patch"],
             &[]
         )
+        .into_iter()
+        .chain(expand(
+            &[""],
+            &["secrets"],
+            &["update"],
+            &["spin-operator-webhook-cert"]
+        ))
+        .collect::<BTreeSet<_>>()
     );
 
     let subject =
@@ -1056,6 +1079,15 @@ fn minimal_values_switch_everything_optional_off() {
     assert_eq!(
         flat_rules(cr.rules.as_deref().unwrap_or_default()),
         expected_cluster_rules(None, None)
+    );
+    // No webhook certificate either: the namespaced Role holds only the Lease.
+    let role: Role = typed(one(&objs, "Role"));
+    assert!(
+        flat_rules(role.rules.as_deref().unwrap_or_default())
+            .iter()
+            .all(|(_, res, _, _)| res == "leases"),
+        "{:?}",
+        role.rules
     );
 }
 

@@ -176,6 +176,34 @@ spec:
         Some("True".into())
     );
     assert!(condition(&app, "Progressing").is_some());
+    // One field manager for everything the operator writes, status included.
+    let full: Value = serde_json::from_str(
+        &cp.run(&[
+            "-n",
+            &ns,
+            "get",
+            "spinapp",
+            "hello",
+            "-o",
+            "json",
+            "--show-managed-fields",
+        ])
+        .expect("get with managedFields"),
+    )
+    .expect("json");
+    let status_managers: Vec<&Value> = full["metadata"]["managedFields"]
+        .as_array()
+        .expect("managedFields")
+        .iter()
+        .filter(|f| f["subresource"] == "status")
+        .map(|f| &f["manager"])
+        .collect();
+    assert_eq!(
+        status_managers,
+        [&json!("spin-operator")],
+        "{}",
+        app["metadata"]
+    );
     let pods = cp
         .run(&[
             "-n",

@@ -21,6 +21,15 @@ where
     .await
 }
 
+/// Parameters of the operator's merge patches (status, finalizers), under the same field manager as
+/// its applies, so `managedFields` names one owner for everything the operator writes.
+pub fn merge_params() -> PatchParams {
+    PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        ..PatchParams::default()
+    }
+}
+
 /// Reads an object, None when it does not exist.
 pub async fn get_opt<K>(api: &Api<K>, name: &str) -> kube::Result<Option<K>>
 where

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kube::api::{Patch, PatchParams};
+use kube::api::Patch;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
@@ -133,7 +133,7 @@ async fn set_finalizers(
     });
     api.patch(
         &ex.name_any(),
-        &PatchParams::default(),
+        &super::apply::merge_params(),
         &Patch::Merge(&patch),
     )
     .await?;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, ListParams, Patch, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
@@ -285,7 +285,7 @@ async fn report(app: &SpinApp, ctx: &Context, observed: Observed<'_>) -> Result<
         let patch = serde_json::json!({ "status": new });
         api.patch_status(
             &app.name_any(),
-            &PatchParams::default(),
+            &super::apply::merge_params(),
             &Patch::Merge(&patch),
         )
         .await?;
