@@ -1428,10 +1428,10 @@ fn config_is_what_generate_sh_renders_now() {
 /// Namespace and the CRDs: checked with `kubectl kustomize` when a kubectl is at hand (e2e/k8s/build-kube.sh).
 #[test]
 fn config_default_kustomization_builds_the_chart_objects() {
-    let Some(kubectl) = find_kubectl() else {
-        eprintln!("skipping: no kubectl on PATH or in the spinkube tools cache");
-        return;
-    };
+    // The control-plane tests' kubectl (built and cached on first use, like the other binaries).
+    let kubectl = spinkube_testenv::Binaries::get()
+        .expect("kubectl from spinkube-testenv")
+        .kubectl();
     let out = Command::new(&kubectl)
         .args(["kustomize", "config/default"])
         .current_dir(root())
@@ -1454,35 +1454,6 @@ fn config_default_kustomization_builds_the_chart_objects() {
     let by_key =
         |objs: Vec<Value>| -> BTreeMap<_, _> { objs.into_iter().map(|o| (key(&o), o)).collect() };
     assert_eq!(by_key(built), by_key(chart_objs));
-}
-
-/// kubectl on PATH, else the newest one e2e/k8s/build-kube.sh cached.
-fn find_kubectl() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&path) {
-            let candidate = dir.join("kubectl");
-            if candidate.is_file() {
-                return Some(candidate);
-            }
-        }
-    }
-    let home = std::env::var_os("HOME")?;
-    let tools = std::env::var_os("SPINKUBE_TOOLS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            std::env::var_os("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| Path::new(&home).join(".cache"))
-                .join("spinkube/tools")
-        });
-    let mut found: Vec<PathBuf> = std::fs::read_dir(tools)
-        .ok()?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path().join("bin/kubectl"))
-        .filter(|p| p.is_file())
-        .collect();
-    found.sort();
-    found.pop()
 }
 
 // ---------- samples ----------

@@ -710,3 +710,80 @@ fn metrics_and_health_endpoints() {
     assert_eq!(op.http(op.health_port, "/healthz").expect("healthz").0, 200);
     assert_eq!(op.http(op.health_port, "/readyz").expect("readyz").0, 200);
 }
+
+/// KEDA's `ScaledObject` kind, so `keda.yaml` applies as in a cluster with KEDA (its controller is not
+/// needed: only the SpinApp side of the sample is under test).
+const SCALED_OBJECT_CRD: &str = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: scaledobjects.keda.sh\nspec:\n  group: keda.sh\n  scope: Namespaced\n  names:\n    kind: ScaledObject\n    plural: scaledobjects\n    singular: scaledobject\n  versions:\n  - name: v1alpha1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema:\n        type: object\n        x-kubernetes-preserve-unknown-fields: true\n";
+
+/// Every file of `config/samples` applied as a user would (`kubectl apply -f FILE`, the executor
+/// first) to the real API server: the CRD schema and the webhooks accept all of them, and every
+/// SpinApp is reconciled without a problem (its Ready condition names no error).
+#[test]
+fn every_config_sample_applies_and_reconciles() {
+    let (cp, ns) = setup("samples");
+    cp.apply("", SCALED_OBJECT_CRD).expect("ScaledObject CRD");
+    cp.run(&[
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/scaledobjects.keda.sh",
+    ])
+    .expect("ScaledObject CRD established");
+    let dir = common::repo_root().join("config/samples");
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+        .expect("config/samples")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    // The executor and RuntimeClass first, as config/README.md says.
+    files.sort_by_key(|p| {
+        let name = p
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        (!name.starts_with("spin-"), name)
+    });
+    assert!(files.len() >= 15, "{files:?}");
+    for file in &files {
+        cp.run(&["-n", &ns, "apply", "-f", file.to_str().expect("utf-8 path")])
+            .unwrap_or_else(|e| panic!("kubectl apply -f {}: {e}", file.display()));
+    }
+    let apps = cp
+        .run(&["-n", &ns, "get", "spinapps", "-o", "name"])
+        .expect("list");
+    let apps: Vec<&str> = apps.lines().collect();
+    assert!(apps.len() >= 15, "{apps:?}");
+    // Reasons that say "working on it" or "fine"; anything else is a problem the operator reports.
+    let fine = ["ReplicasReady", "ReplicasNotReady", "ExternallyManaged"];
+    let managed = wait_for(
+        "every sample SpinApp reconciled without a problem",
+        WAIT,
+        || {
+            let (mut bad, mut managed) = (Vec::new(), Vec::new());
+            for app in &apps {
+                let name = app.trim_start_matches("spinapp.core.spinkube.dev/");
+                let a = cp.get(&ns, "spinapp", name)?;
+                match condition(&a, "Ready") {
+                    Some((_, reason, _)) if fine.contains(&reason.as_str()) => {
+                        if reason != "ExternallyManaged" {
+                            managed.push(name.to_string());
+                        }
+                    }
+                    other => bad.push(format!("{name}: {other:?}")),
+                }
+            }
+            if bad.is_empty() {
+                Ok(managed)
+            } else {
+                Err(bad.join("\n"))
+            }
+        },
+    );
+    // Apps whose executor makes a Deployment have one, and a Service.
+    assert!(!managed.is_empty());
+    for name in &managed {
+        assert!(cp.exists(&ns, "deployment", name), "Deployment {name}");
+        assert!(cp.exists(&ns, "service", name), "Service {name}");
+    }
+}
