@@ -787,3 +787,108 @@ fn every_config_sample_applies_and_reconciles() {
         assert!(cp.exists(&ns, "service", name), "Service {name}");
     }
 }
+
+/// A pod that cannot start (here: the runtime exits because a variable has no value, then the kubelet
+/// backs off) makes the SpinApp say so in its Ready condition and a Warning Event, in the pod's own
+/// words; once the pod recovers, the app is Ready again. kwok runs no containers, so the test writes
+/// the pod status a kubelet would write.
+#[test]
+fn pods_that_cannot_start_are_reported_on_the_spinapp() {
+    let (cp, ns) = setup("crashing");
+    cp.apply(&ns, "apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinApp\nmetadata:\n  name: crashes\nspec:\n  image: ghcr.io/x/app:v1\n  executor: containerd-shim-spin\n  replicas: 1\n").expect("app");
+    let ready = |cp: &spinkube_testenv::ControlPlane| {
+        let a = cp.get(&ns, "spinapp", "crashes")?;
+        condition(&a, "Ready").ok_or_else(|| a["status"].to_string())
+    };
+    wait_for("Ready", WAIT, || match ready(cp)? {
+        c if c.0 == "True" => Ok(()),
+        c => Err(format!("{c:?}")),
+    });
+    let pod = cp
+        .run(&[
+            "-n",
+            &ns,
+            "get",
+            "pods",
+            "-l",
+            "core.spinkube.dev/app-name=crashes",
+            "-o",
+            "jsonpath={.items[0].metadata.name}",
+        ])
+        .expect("pod");
+    let crash = json!({"status": {
+        "conditions": [
+            {"type": "PodScheduled", "status": "True"},
+            {"type": "Initialized", "status": "True"},
+            {"type": "ContainersReady", "status": "False", "reason": "ContainersNotReady"},
+            {"type": "Ready", "status": "False", "reason": "ContainersNotReady"}],
+        "containerStatuses": [{"name": "crashes", "image": "ghcr.io/x/app:v1", "imageID": "", "ready": false,
+            "restartCount": 4,
+            "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 1m20s restarting failed container"}},
+            "lastState": {"terminated": {"exitCode": 1, "reason": "Error",
+                "message": "Error: variable \"api_key\" has no value: set SPIN_VARIABLE_API_KEY"}}}]}});
+    cp.run(&[
+        "-n",
+        &ns,
+        "patch",
+        "pod",
+        &pod,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        &crash.to_string(),
+    ])
+    .expect("pod status");
+    let (status, _, message) = wait_for("PodsNotStarting", WAIT, || match ready(cp)? {
+        c if c.1 == "PodsNotStarting" => Ok(c),
+        c => Err(format!("{c:?}")),
+    });
+    assert_eq!(status, "False");
+    assert_eq!(
+        message,
+        format!("0/1 replicas ready: pod {pod}: container crashes: CrashLoopBackOff: back-off 1m20s restarting failed container; last exit code 1: Error: variable \"api_key\" has no value: set SPIN_VARIABLE_API_KEY")
+    );
+    wait_for("Warning event", WAIT, || {
+        let ev = cp.run(&[
+            "-n",
+            &ns,
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=crashes",
+            "-o",
+            "jsonpath={range .items[*]}{.type} {.reason}{\"\\n\"}{end}",
+        ])?;
+        if ev.contains("Warning PodsNotStarting") {
+            Ok(())
+        } else {
+            Err(ev)
+        }
+    });
+
+    // The kubelet's next report: running and ready.
+    let healthy = json!({"status": {
+        "conditions": [
+            {"type": "PodScheduled", "status": "True"},
+            {"type": "Initialized", "status": "True"},
+            {"type": "ContainersReady", "status": "True"},
+            {"type": "Ready", "status": "True"}],
+        "containerStatuses": [{"name": "crashes", "image": "ghcr.io/x/app:v1", "imageID": "", "ready": true,
+            "started": true, "restartCount": 5, "state": {"running": {}}}]}});
+    cp.run(&[
+        "-n",
+        &ns,
+        "patch",
+        "pod",
+        &pod,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        &healthy.to_string(),
+    ])
+    .expect("pod status");
+    wait_for("Ready again", WAIT, || match ready(cp)? {
+        c if c.0 == "True" => Ok(()),
+        c => Err(format!("{c:?}")),
+    });
+}

@@ -2,6 +2,7 @@
 
 mod apply;
 mod executor;
+mod pods;
 mod spinapp;
 pub mod status;
 

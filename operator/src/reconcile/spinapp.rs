@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{DeleteParams, ListParams, Patch, PostParams};
 use kube::runtime::controller::Action;
@@ -22,6 +22,8 @@ use crate::labels;
 
 /// How often a healthy app is looked at again even without events (picks up missed watch events).
 const RESYNC: Duration = Duration::from_secs(600);
+/// How soon an app whose replicas are not all ready is looked at again.
+const NOT_READY: Duration = Duration::from_secs(15);
 /// Retry delay while the app waits on something a user must fix.
 const WAIT_FOR_USER: Duration = Duration::from_secs(60);
 
@@ -53,6 +55,7 @@ pub async fn reconcile(app: Arc<SpinApp>, ctx: Arc<Context>) -> Result<Action, E
                 deployment: None,
                 service_name: None,
                 problem: None,
+                pod_problem: None,
             },
         )
         .await?;
@@ -81,6 +84,7 @@ pub async fn reconcile(app: Arc<SpinApp>, ctx: Arc<Context>) -> Result<Action, E
                     deployment: deployment.as_ref(),
                     service_name: service.map(|s| s.name_any()),
                     problem: Some((problem.reason(), problem.to_string())),
+                    pod_problem: None,
                 },
             )
             .await?;
@@ -89,6 +93,11 @@ pub async fn reconcile(app: Arc<SpinApp>, ctx: Arc<Context>) -> Result<Action, E
     };
 
     let deployment = apply_plan(&ctx, &app, &ns, &plan).await?;
+    let not_ready = deployment.as_ref().is_some_and(|d| !all_ready(d));
+    let pod_problem = match &deployment {
+        Some(_) if not_ready => stuck_pods(&ctx, &ns, &name).await?,
+        _ => None,
+    };
     report(
         &app,
         &ctx,
@@ -98,10 +107,29 @@ pub async fn reconcile(app: Arc<SpinApp>, ctx: Arc<Context>) -> Result<Action, E
             deployment: deployment.as_ref(),
             service_name: plan.service.metadata.name.clone(),
             problem: None,
+            pod_problem,
         },
     )
     .await?;
-    Ok(Action::requeue(RESYNC))
+    // Pods going wrong change no Deployment field (a crash loop keeps it as it is): look again soon.
+    Ok(Action::requeue(if not_ready { NOT_READY } else { RESYNC }))
+}
+
+fn all_ready(d: &Deployment) -> bool {
+    let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    d.status
+        .as_ref()
+        .and_then(|s| s.ready_replicas)
+        .unwrap_or(0)
+        >= desired
+}
+
+/// Why the app's pods do not start, if they are stuck (one list call, only for apps not ready).
+async fn stuck_pods(ctx: &Context, ns: &str, app: &str) -> Result<Option<String>, Error> {
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
+    let selector = format!("{}={}", labels::APP_NAME, app);
+    let list = pods.list(&ListParams::default().labels(&selector)).await?;
+    Ok(super::pods::problem(&list.items))
 }
 
 pub fn error_policy(app: Arc<SpinApp>, err: &Error, ctx: Arc<Context>) -> Action {

@@ -16,6 +16,8 @@ pub struct Observed<'a> {
     pub service_name: Option<String>,
     /// A problem that stops the app from being realised: (reason, message).
     pub problem: Option<(&'a str, String)>,
+    /// Why the app's pods are stuck, when they are (see `pods::problem`).
+    pub pod_problem: Option<String>,
 }
 
 pub const READY: &str = "Ready";
@@ -106,6 +108,15 @@ pub fn status(app: &SpinApp, observed: &Observed, now: &Time) -> SpinAppStatus {
                 format!(
                     "{ready_replicas}/{desired} replicas ready: {}",
                     replica_failure(observed.deployment).unwrap_or_default()
+                ),
+            ),
+            // Pods that exist but cannot start (crash loop, image pull, no node): their own words.
+            Some(_) if observed.pod_problem.is_some() => (
+                "False",
+                "PodsNotStarting".to_string(),
+                format!(
+                    "{ready_replicas}/{desired} replicas ready: {}",
+                    observed.pod_problem.as_deref().unwrap_or_default()
                 ),
             ),
             Some(_) => (
@@ -224,6 +235,7 @@ mod tests {
                 deployment: Some(&d),
                 service_name: Some("a".into()),
                 problem: None,
+                pod_problem: None,
             },
             &now(),
         );
@@ -258,6 +270,7 @@ mod tests {
                     deployment: Some(&d),
                     service_name: None,
                     problem: None,
+                    pod_problem: None,
                 },
                 &now(),
             );
@@ -282,6 +295,7 @@ mod tests {
                 deployment: Some(&d),
                 service_name: None,
                 problem: None,
+                pod_problem: None,
             },
             &now(),
         );
@@ -289,6 +303,35 @@ mod tests {
         assert!(cond(&s, "Ready")
             .message
             .contains("RuntimeClass \"wasmtime-spin-v2\" not found"));
+    }
+
+    #[test]
+    fn stuck_pods_are_the_ready_reason_unless_all_replicas_are_ready() {
+        let obs = |d| Observed {
+            executor: Some("ex"),
+            creates_deployment: true,
+            deployment: Some(d),
+            service_name: None,
+            problem: None,
+            pod_problem: Some("pod a-1: container app: CrashLoopBackOff".into()),
+        };
+        let stuck = deployment(1, 2, "False");
+        let s = status(&app(), &obs(&stuck), &now());
+        assert_eq!(
+            (
+                cond(&s, "Ready").status.as_str(),
+                cond(&s, "Ready").reason.as_str()
+            ),
+            ("False", "PodsNotStarting")
+        );
+        assert_eq!(
+            cond(&s, "Ready").message,
+            "1/2 replicas ready: pod a-1: container app: CrashLoopBackOff"
+        );
+        // A surplus pod crashing during a finished rollout does not make a ready app unready.
+        let ready = deployment(2, 2, "True");
+        let s = status(&app(), &obs(&ready), &now());
+        assert_eq!(cond(&s, "Ready").reason, "ReplicasReady");
     }
 
     #[test]
@@ -301,6 +344,7 @@ mod tests {
                 deployment: None,
                 service_name: None,
                 problem: None,
+                pod_problem: None,
             },
             &now(),
         );
@@ -316,6 +360,7 @@ mod tests {
                 deployment: None,
                 service_name: None,
                 problem: Some(("MissingSecret", "Secret \"s\" ...".into())),
+                pod_problem: None,
             },
             &now(),
         );
@@ -338,6 +383,7 @@ mod tests {
             deployment: Some(&d),
             service_name: None,
             problem: None,
+            pod_problem: None,
         };
         let mut a = app();
         a.status = Some(status(&a, &obs, &now()));
