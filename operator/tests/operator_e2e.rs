@@ -704,6 +704,9 @@ fn metrics_and_health_endpoints() {
         "spin_operator_reconcile_duration_seconds_bucket",
         "spin_operator_reconcile_in_flight",
         "spin_operator_watched_objects",
+        "spin_operator_reconcile_pending",
+        "spin_operator_api_requests_total{verb=\"patch\"}",
+        "spin_operator_api_requests_total{verb=\"watch\"}",
     ] {
         assert!(metrics.contains(want), "missing {want} in\n{metrics}");
     }

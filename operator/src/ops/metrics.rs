@@ -36,6 +36,8 @@ pub struct Metrics {
     /// Objects known to the controller's cache: what a full resync would queue.
     pub objects: Family<ControllerLabel, Gauge<i64, AtomicI64Wrapper>>,
     pub is_leader: Gauge,
+    /// SpinApps whose current generation has no status yet: the backlog of the work queue.
+    pub pending: Family<ControllerLabel, Gauge<i64, AtomicI64Wrapper>>,
     /// Requests this process sent to the API server (what the operator costs the control plane).
     pub api_requests: Family<RequestLabel, Counter>,
 }
@@ -54,6 +56,7 @@ impl Default for Metrics {
         let in_flight = Family::<ControllerLabel, Gauge>::default();
         let objects = Family::<ControllerLabel, Gauge<i64, AtomicI64Wrapper>>::default();
         let is_leader = Gauge::default();
+        let pending = Family::<ControllerLabel, Gauge<i64, AtomicI64Wrapper>>::default();
         let api_requests = Family::<RequestLabel, Counter>::default();
         registry.register("reconciles", "Reconciliations run", reconciles.clone());
         registry.register(
@@ -82,6 +85,11 @@ impl Default for Metrics {
             is_leader.clone(),
         );
         registry.register(
+            "reconcile_pending",
+            "Objects whose latest change is not reconciled yet (work queue backlog)",
+            pending.clone(),
+        );
+        registry.register(
             "api_requests",
             "Requests sent to the Kubernetes API server",
             api_requests.clone(),
@@ -94,6 +102,7 @@ impl Default for Metrics {
             in_flight,
             objects,
             is_leader,
+            pending,
             api_requests,
         }
     }
@@ -166,7 +175,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn api_requests_are_counted_by_verb_with_watches_apart() {
+    fn api_requests_by_verb_with_watches_apart_and_errors_by_reason() {
         let m = Metrics::default();
         let get = http::Method::GET;
         for uri in [
@@ -183,8 +192,10 @@ mod tests {
                 .parse()
                 .expect("uri"),
         );
+        m.error("spinapp", "Blocked");
         let text = m.encode();
         for want in [
+            "spin_operator_reconcile_errors_total{controller=\"spinapp\",reason=\"Blocked\"} 1",
             "spin_operator_api_requests_total{verb=\"watch\"} 2",
             "spin_operator_api_requests_total{verb=\"get\"} 2",
             "spin_operator_api_requests_total{verb=\"patch\"} 1",

@@ -131,14 +131,20 @@ pub async fn run(
         if ready_apps.wait_until_ready().await.is_ok() {
             on_ready();
         }
-        // Export the cache size for the metrics.
+        // Export the cache size and the backlog for the metrics.
+        let label = crate::ops::metrics::ControllerLabel {
+            controller: "spinapp",
+        };
         loop {
+            let state = ready_apps.state();
             metrics
                 .objects
-                .get_or_create(&crate::ops::metrics::ControllerLabel {
-                    controller: "spinapp",
-                })
-                .set(ready_apps.len() as i64);
+                .get_or_create(&label)
+                .set(state.len() as i64);
+            metrics
+                .pending
+                .get_or_create(&label)
+                .set(pending(&state) as i64);
             tokio::time::sleep(Duration::from_secs(5)).await;
         }
     };
@@ -190,6 +196,13 @@ impl kube::runtime::utils::Backoff for WatchBackoff {
     }
 }
 
+/// SpinApps changed since their status was last written (`status.observedGeneration` behind).
+fn pending(apps: &[Arc<SpinApp>]) -> usize {
+    apps.iter()
+        .filter(|a| a.status.as_ref().and_then(|s| s.observed_generation) < a.metadata.generation)
+        .count()
+}
+
 fn apps_using_executor(apps: &Store<SpinApp>, ex: &SpinAppExecutor) -> Vec<ObjectRef<SpinApp>> {
     let ns = ex.namespace();
     apps.state()
@@ -237,5 +250,32 @@ impl Error {
             Error::Kube(_) => "ClientError".into(),
             Error::Blocked(_) => "Blocked".into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{SpinAppSpec, SpinAppStatus};
+
+    #[test]
+    fn pending_counts_apps_whose_generation_has_no_status() {
+        let app = |generation: i64, observed: Option<i64>| {
+            let mut a = SpinApp::new("a", SpinAppSpec::default());
+            a.metadata.generation = Some(generation);
+            a.status = observed.map(|g| SpinAppStatus {
+                observed_generation: Some(g),
+                ..Default::default()
+            });
+            Arc::new(a)
+        };
+        let apps = [
+            app(1, None),
+            app(2, Some(1)),
+            app(2, Some(2)),
+            app(5, Some(5)),
+        ];
+        assert_eq!(pending(&apps), 2);
+        assert_eq!(pending(&[]), 0);
     }
 }
