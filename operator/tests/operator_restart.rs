@@ -1,6 +1,6 @@
-//! Restarts lose nothing: the operator and the API server restarted mid-test, and two operator replicas
-//! sharing a leader Lease. Each test has its own control plane (restarting the shared one would disturb
-//! other tests).
+//! Restarts lose nothing: the operator (stopped, and crashed mid-burst) and the API server restarted
+//! mid-test, and two operator replicas sharing a leader Lease. Each test has its own control plane
+//! (restarting the shared one would disturb other tests).
 
 mod common;
 
@@ -74,7 +74,7 @@ fn operator_and_apiserver_restarts_converge() {
     cp.apply(&ns, &app("b", "img:1"))
         .expect("create while down");
     let ip = install(&cp);
-    let op = Operator::start(&cp, &ip, &[]);
+    let mut op = Operator::start(&cp, &ip, &[]);
     wait_image(&cp, &ns, "a", "img:2");
     wait_image(&cp, &ns, "b", "img:1");
 
@@ -102,6 +102,43 @@ fn operator_and_apiserver_restarts_converge() {
         op.log_tail().lines().all(|l| !l.contains("panicked")),
         "{}",
         op.log_tail()
+    );
+
+    // A crash (SIGKILL) in the middle of a burst of work: the next process finishes all of it, and
+    // what the crashed one half-made is taken over, not duplicated.
+    let burst: Vec<String> = (0..20).map(|i| format!("burst-{i:02}")).collect();
+    let yaml: Vec<String> = burst.iter().map(|n| app(n, "img:1")).collect();
+    cp.apply(&ns, &yaml.join("---\n")).expect("burst of apps");
+    op.crash();
+    drop(op);
+    let ip = install(&cp);
+    let op = Operator::start(&cp, &ip, &[]);
+    for name in &burst {
+        wait_image(&cp, &ns, name, "img:1");
+        assert!(cp.exists(&ns, "service", name), "service {name}");
+    }
+    let deployments = cp
+        .run(&["-n", &ns, "get", "deployments", "-o", "name"])
+        .expect("deployments");
+    assert_eq!(
+        deployments.lines().count(),
+        3 + burst.len(),
+        "one Deployment per SpinApp:\n{deployments}"
+    );
+    wait_for(
+        "every SpinApp has a status for its generation",
+        WAIT,
+        || {
+            let pending = op
+                .metrics()
+                .lines()
+                .find(|l| l.starts_with("spin_operator_reconcile_pending{"))
+                .map(str::to_string);
+            match pending {
+                Some(l) if l.ends_with(" 0") => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
     );
 }
 

@@ -253,6 +253,14 @@ impl Operator {
     }
 }
 
+impl Operator {
+    /// SIGKILL: a crash, no cleanup of any kind.
+    pub fn crash(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Operator {
     fn drop(&mut self) {
         let _ = self.child.kill();
