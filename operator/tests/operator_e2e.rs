@@ -158,6 +158,28 @@ spec:
     assert_eq!(svc["spec"]["ports"][0]["port"], 80);
     assert_eq!(svc["spec"]["ports"][0]["targetPort"], "http-app");
     assert_eq!(svc["spec"]["type"], "ClusterIP");
+    // Every child is labelled with the app and owned (controller, blockOwnerDeletion) by it.
+    let app_uid = cp.get(&ns, "spinapp", "hello").expect("app")["metadata"]["uid"].clone();
+    let owned_by_app = json!([{"apiVersion": "core.spinkube.dev/v1alpha1", "kind": "SpinApp",
+        "name": "hello", "uid": app_uid, "controller": true, "blockOwnerDeletion": true}]);
+    for (what, obj) in [("Deployment", &dep), ("Service", &svc), ("Secret", &secret)] {
+        assert_eq!(obj["metadata"]["ownerReferences"], owned_by_app, "{what}");
+        assert_eq!(
+            obj["metadata"]["labels"]["core.spinkube.dev/app-name"], "hello",
+            "{what}"
+        );
+    }
+    assert_eq!(
+        dep["spec"]["template"]["metadata"]["labels"],
+        json!({"core.spinkube.dev/app-name": "hello", "core.spinkube.dev/app.hello.status": "ready"})
+    );
+    let ca_volume = pod["volumes"]
+        .as_array()
+        .expect("volumes")
+        .iter()
+        .find(|v| v["name"] == mounts[1]["name"])
+        .expect("the CA mount's volume");
+    assert_eq!(ca_volume["secret"]["secretName"], "spin-ca");
 
     // The controller manager makes ReplicaSets and Pods; kwok makes them Ready; the status follows.
     let app = wait_for("SpinApp Ready", WAIT, || {
