@@ -352,6 +352,41 @@ fn spintainer_executor_runs_spin_in_a_container() {
     assert!(dep["spec"]["template"]["spec"]
         .get("runtimeClassName")
         .is_none());
+    // The file the args name is mounted from the app's runtime-config Secret.
+    let mount = c["volumeMounts"]
+        .as_array()
+        .expect("mounts")
+        .iter()
+        .find(|m| m["mountPath"] == "/runtime-config.toml")
+        .expect("runtime config mount")
+        .clone();
+    let volume = dep["spec"]["template"]["spec"]["volumes"]
+        .as_array()
+        .expect("volumes")
+        .iter()
+        .find(|v| v["name"] == mount["name"])
+        .expect("its volume")
+        .clone();
+    let secret_name = volume["secret"]["secretName"]
+        .as_str()
+        .expect("secret volume");
+    let secret = cp
+        .get(&ns, "secret", secret_name)
+        .expect("runtime config Secret");
+    assert!(
+        secret["data"]["runtime-config.toml"].is_string(),
+        "{secret}"
+    );
+    // kwok runs the pod; the app reports Ready with the executor as its scheduler.
+    let app = wait_for("SpinApp Ready", WAIT, || {
+        let a = cp.get(&ns, "spinapp", "spintainer-app")?;
+        match condition(&a, "Ready") {
+            Some((s, _, _)) if s == "True" => Ok(a),
+            other => Err(format!("{other:?}")),
+        }
+    });
+    assert_eq!(app["status"]["activeScheduler"], "spintainer");
+    assert_eq!(app["status"]["readyReplicas"], 1);
 }
 
 #[test]
