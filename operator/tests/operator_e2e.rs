@@ -846,6 +846,43 @@ fn every_config_sample_applies_and_reconciles() {
         assert!(cp.exists(&ns, "deployment", name), "Deployment {name}");
         assert!(cp.exists(&ns, "service", name), "Service {name}");
     }
+
+    // What some samples are about shows in their Deployment.
+    let pod_of = |app: &str| {
+        cp.get(&ns, "deployment", app).expect("deployment")["spec"]["template"]["spec"].clone()
+    };
+    let secret_volumes = |pod: &Value| -> Vec<String> {
+        pod["volumes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v["secret"]["secretName"].as_str().map(str::to_string))
+            .collect()
+    };
+    // otel.yaml: the executor's OTEL settings become the container's env.
+    let otel = pod_of("otel-spinapp");
+    let env = otel["containers"][0]["env"].as_array().expect("env");
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "OTEL_EXPORTER_OTLP_ENDPOINT"
+                && e["value"] == "http://otel-collector.observability.svc.cluster.local:4318"),
+        "{env:?}"
+    );
+    // custom-ca.yaml: the executor's caCertSecret is what the pods trust.
+    let custom_ca = pod_of("custom-ca-spinapp");
+    assert!(
+        secret_volumes(&custom_ca).contains(&"custom-ca-bundle".to_string()),
+        "{}",
+        custom_ca["volumes"]
+    );
+    // runtime-config-secret.yaml: loadFromSecret mounts the user's Secret as is.
+    let loaded = pod_of("runtime-config-secret-spinapp");
+    assert!(
+        secret_volumes(&loaded)
+            .contains(&"runtime-config-secret-spinapp-runtime-config".to_string()),
+        "{}",
+        loaded["volumes"]
+    );
 }
 
 /// A pod that cannot start (here: the runtime exits because a variable has no value, then the kubelet
