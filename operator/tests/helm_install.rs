@@ -286,10 +286,13 @@ fn rendered_operator(cp: &ControlPlane, pod_name: &str) -> Rendered {
         container_port(c, "metrics"),
         port_of(&flag(&args, "--metrics-bind-address").expect("metrics flag"))
     );
-    assert_eq!(
-        container_port(c, "webhook"),
-        port_of(&flag(&args, "--webhook-bind-address").expect("webhook flag"))
-    );
+    match flag(&args, "--webhook-bind-address") {
+        Some(addr) => assert_eq!(container_port(c, "webhook"), port_of(&addr)),
+        None => assert!(
+            args.contains(&"--disable-webhooks".to_string()),
+            "no webhook address, yet webhooks on: {args:?}"
+        ),
+    }
     Rendered {
         deployment,
         service_account,
@@ -348,13 +351,16 @@ impl HostOperator {
             }
         }
         for f in OVERRIDDEN {
+            let times = r
+                .args
+                .iter()
+                .filter(|a| a.starts_with(&format!("{f}=")))
+                .count();
+            // Without webhooks there is no webhook address to replace.
+            let want = usize::from(f != "--webhook-bind-address" || !webhook_addr.is_empty());
             assert_eq!(
-                r.args
-                    .iter()
-                    .filter(|a| a.starts_with(&format!("{f}=")))
-                    .count(),
-                1,
-                "the chart passes {f}=... once: {:?}",
+                times, want,
+                "the chart passes {f}=... {want} time(s): {:?}",
                 r.args
             );
         }
@@ -1034,4 +1040,139 @@ fn container_args_expand_like_the_kubelet() {
     assert_eq!(expand("$(unclosed", &vars), "$(unclosed");
     assert!(has_token("code: 403, reason", "403"));
     assert!(!has_token("12:00:01.403Z 4030", "403"));
+}
+
+/// `ci/minimal-values.yaml` on a real control plane: webhooks, the default executor and the
+/// RuntimeClass off, an existing ServiceAccount (made first, as its owner would), leader election on
+/// a fixed Lease. The operator runs as that ServiceAccount with the chart's RBAC, reconciles an app
+/// on an executor the user made, and `helm uninstall` leaves nothing of the release.
+#[test]
+fn helm_install_with_everything_optional_off() {
+    let cp = ControlPlane::start(Options {
+        kwok: true,
+        ..Options::default()
+    })
+    .expect("control plane");
+    let cp = &cp;
+    cp.run(&["create", "namespace", RELEASE_NS])
+        .expect("namespace");
+    cp.run(&[
+        "-n",
+        RELEASE_NS,
+        "create",
+        "serviceaccount",
+        "existing-operator-sa",
+    ])
+    .expect("the existing ServiceAccount");
+    let values = format!("{}/ci/minimal-values.yaml", chart());
+    let out = helm(
+        cp,
+        &[
+            "install",
+            RELEASE,
+            &chart(),
+            "-n",
+            RELEASE_NS,
+            "-f",
+            &values,
+            "--wait=false",
+        ],
+    )
+    .unwrap_or_else(|e| panic!("helm install failed:\n{e}"));
+    assert!(out.contains("STATUS: deployed"), "{out}");
+    cp.restart_controller_manager()
+        .expect("restart kube-controller-manager");
+    for kind in [
+        "mutatingwebhookconfigurations",
+        "validatingwebhookconfigurations",
+        "runtimeclasses",
+        "spinappexecutors",
+    ] {
+        assert!(
+            list(cp, &[kind, "-A", "-l", INSTANCE]).is_empty(),
+            "no {kind}"
+        );
+    }
+
+    let pod_name = "spinkube-5c8d7f9b4-host1";
+    let rendered = rendered_operator(cp, pod_name);
+    assert_eq!(rendered.service_account, "existing-operator-sa");
+    assert!(
+        rendered.args.contains(&"--disable-webhooks".to_string())
+            && rendered
+                .args
+                .contains(&"--leader-election-id=spinkube-lock".to_string()),
+        "{:?}",
+        rendered.args
+    );
+    let mut op = HostOperator::start(cp, &rendered, "", 1);
+    wait_for("leader Lease spinkube-lock held", WAIT, || {
+        let l = cp.get(RELEASE_NS, "lease", "spinkube-lock")?;
+        if l["spec"]["holderIdentity"] == pod_name {
+            Ok(())
+        } else {
+            Err(l["spec"].to_string())
+        }
+    });
+
+    // The user's own RuntimeClass and executor (no webhook defaults anything: the app names it).
+    cp.apply(
+        "",
+        "apiVersion: node.k8s.io/v1\nkind: RuntimeClass\nmetadata:\n  name: wasmtime-spin-v2\nhandler: spin\n",
+    )
+    .expect("RuntimeClass");
+    cp.apply(
+        APP_NS,
+        "apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinAppExecutor\nmetadata:\n  name: containerd-shim-spin\nspec:\n  createDeployment: true\n  deploymentConfig:\n    runtimeClassName: wasmtime-spin-v2\n",
+    )
+    .expect("executor");
+    cp.apply(
+        APP_NS,
+        &spinapp("plain", "  executor: containerd-shim-spin\n  replicas: 1\n"),
+    )
+    .expect("SpinApp");
+    wait_app_ready(cp, "plain", 1);
+    // Without the mutating webhook the schema still demands an executor, naming the field.
+    let err = cp
+        .apply(APP_NS, &spinapp("no-executor", "  replicas: 1\n"))
+        .expect_err("executor is required");
+    assert!(err.contains("spec.executor: Required value"), "{err}");
+    assert_no_forbidden(&op.log_text());
+
+    cp.run(&[
+        "-n",
+        APP_NS,
+        "delete",
+        "spinapps",
+        "--all",
+        "--wait=true",
+        "--timeout=60s",
+    ])
+    .expect("delete SpinApps");
+    wait_for("finalizer removed from the unused executor", WAIT, || {
+        let ex = cp.get(APP_NS, "spinappexecutor", EXECUTOR)?;
+        if ex["metadata"]["finalizers"].is_null() {
+            Ok(())
+        } else {
+            Err(ex["metadata"]["finalizers"].to_string())
+        }
+    });
+    let log_before_uninstall = op.log_text().len();
+    let out = helm(cp, &["uninstall", RELEASE, "-n", RELEASE_NS])
+        .unwrap_or_else(|e| panic!("helm uninstall failed:\n{e}"));
+    assert!(out.contains("uninstalled"), "{out}");
+    let gone = wait_for_opt(Duration::from_secs(30), || {
+        release_leftovers(cp).is_empty().then_some(())
+    });
+    assert!(
+        gone.is_some(),
+        "helm uninstall left release objects behind:\n{}",
+        release_leftovers(cp).join("\n")
+    );
+    // What the release did not make stays: the ServiceAccount, the user's RuntimeClass and executor.
+    assert!(cp.exists(RELEASE_NS, "serviceaccount", "existing-operator-sa"));
+    assert!(cp.exists("", "runtimeclass", "wasmtime-spin-v2"));
+    assert!(cp.exists(APP_NS, "spinappexecutor", EXECUTOR));
+    op.stop();
+    assert_no_forbidden(&op.log_text()[..log_before_uninstall]);
 }

@@ -45,15 +45,15 @@ use serde::{Deserialize, Serialize};
     )
 )]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = executor_required)]
 pub struct SpinAppSpec {
     /// Executor controls how this app is executed in the cluster.
     ///
     /// Defaults to whatever executor is available on the cluster. If multiple executors are available then
     /// the first executor in alphabetical order will be chosen.
-    // Required in the schema as in SpinKube (the mutating webhook fills it in before validation);
-    // `default` only so the webhook can read a SpinApp that lacks it.
+    // Required in the schema (see `executor_required`); serde's `default` only lets the webhook
+    // read a SpinApp that lacks it.
     #[serde(default)]
-    #[schemars(required)]
     pub executor: String,
 
     /// Image is the OCI reference of the Spin application (for example `ghcr.io/org/app:v1`).
@@ -390,4 +390,27 @@ pub struct SpinAppStatus {
     /// The generation of the spec this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+}
+
+/// `spec.executor` is required, with no schema default, as in SpinKube: the mutating webhook fills it
+/// in before validation, and without webhooks the API server names the missing field. (schemars makes
+/// every `#[serde(default)]` field optional and gives it a default the API server would apply.)
+fn executor_required(schema: &mut schemars::Schema) {
+    if let Some(executor) = schema
+        .get_mut("properties")
+        .and_then(|p| p.get_mut("executor"))
+        .and_then(|e| e.as_object_mut())
+    {
+        executor.remove("default");
+    }
+    if let Some(obj) = schema.as_object_mut() {
+        let required = obj
+            .entry("required")
+            .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+        if let Some(list) = required.as_array_mut() {
+            if !list.iter().any(|v| v == "executor") {
+                list.push("executor".into());
+            }
+        }
+    }
 }
