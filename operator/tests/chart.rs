@@ -311,7 +311,7 @@ fn expected_cluster_rules(
         &["get", "list", "watch"],
         &[],
     ));
-    want.extend(expand(&[""], &["pods"], &["list"], &[]));
+    want.extend(expand(&[""], &["pods"], &["list", "watch"], &[]));
     want.extend(expand(
         &["events.k8s.io", ""],
         &["events"],

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -85,7 +85,14 @@ pub async fn run(
     let (for_executors, for_secrets, for_config_maps) = (apps.clone(), apps.clone(), apps.clone());
     let app_loop = app_controller
         .owns(api::<Deployment>(&client, &scope), children.clone())
-        .owns(api::<Service>(&client, &scope), children)
+        .owns(api::<Service>(&client, &scope), children.clone())
+        // A pod going wrong (crash loop, image pull) changes no Deployment field: its own events
+        // bring the app back, so its status can say why (see `pods`). No cache is kept of them.
+        .watches(api::<Pod>(&client, &scope), children, |pod| {
+            let ns = pod.namespace()?;
+            let app = pod.labels().get(labels::APP_NAME)?;
+            Some(ObjectRef::<SpinApp>::new(app).within(&ns))
+        })
         .watches(
             api::<SpinAppExecutor>(&client, &scope),
             watcher::Config::default().any_semantic(),

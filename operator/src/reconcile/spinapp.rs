@@ -22,8 +22,6 @@ use crate::labels;
 
 /// How often a healthy app is looked at again even without events (picks up missed watch events).
 const RESYNC: Duration = Duration::from_secs(600);
-/// How soon an app whose replicas are not all ready is looked at again.
-const NOT_READY: Duration = Duration::from_secs(15);
 /// Retry delay while the app waits on something a user must fix.
 const WAIT_FOR_USER: Duration = Duration::from_secs(60);
 
@@ -111,8 +109,8 @@ pub async fn reconcile(app: Arc<SpinApp>, ctx: Arc<Context>) -> Result<Action, E
         },
     )
     .await?;
-    // Pods going wrong change no Deployment field (a crash loop keeps it as it is): look again soon.
-    Ok(Action::requeue(if not_ready { NOT_READY } else { RESYNC }))
+    // Pod events bring the app back while it is not ready (see the Pod watch in `super::run`).
+    Ok(Action::requeue(RESYNC))
 }
 
 fn all_ready(d: &Deployment) -> bool {
