@@ -15,13 +15,20 @@ use kube::{Api, Client};
 use spinkube_operator::api::{SpinApp, SpinAppSpec};
 use spinkube_testenv::{ControlPlane, Options};
 
-const APPS: usize = 1000;
+/// SpinApps created (`SPINKUBE_BENCH_APPS` overrides, for a quick look).
+fn apps() -> usize {
+    std::env::var("SPINKUBE_BENCH_APPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000)
+}
 /// Parallel creates from the benchmark client.
 const CREATORS: usize = 64;
 
 pub fn run(operator: &Path, root: &Path) -> Result<()> {
+    let n = apps();
     println!(
-        "# operator: {APPS} SpinApps created at once (webhooks off, no kubelet: Pods stay Pending)"
+        "# operator: {n} SpinApps created at once (webhooks off, no kubelet: Pods stay Pending)"
     );
     let cp = ControlPlane::start(Options::default())?;
     for crd in [
@@ -66,7 +73,7 @@ pub fn run(operator: &Path, root: &Path) -> Result<()> {
         ])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(cp.dir().join("spin-operator.log"))?)
         .spawn()
         .context("starting spin-operator")?;
     let pid = child.id();
@@ -80,6 +87,7 @@ pub fn run(operator: &Path, root: &Path) -> Result<()> {
 }
 
 async fn measure(cp: &ControlPlane, metrics_port: u16, health_port: u16, pid: u32) -> Result<()> {
+    let n = apps();
     let kubeconfig = kube::config::Kubeconfig::read_from(cp.kubeconfig())?;
     let client = Client::try_from(
         kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?,
@@ -99,7 +107,7 @@ async fn measure(cp: &ControlPlane, metrics_port: u16, health_port: u16, pid: u3
 
     let apps: Api<SpinApp> = Api::namespaced(client.clone(), "bench");
     let start = Instant::now();
-    futures::stream::iter(0..APPS)
+    futures::stream::iter(0..n)
         .map(|i| {
             let apps = apps.clone();
             async move {
@@ -130,14 +138,16 @@ async fn measure(cp: &ControlPlane, metrics_port: u16, health_port: u16, pid: u3
     while start.elapsed() < Duration::from_secs(600) {
         let d = deployments.list_metadata(&selector).await?.items.len();
         let s = services.list_metadata(&selector).await?.items.len();
-        if d >= APPS && s >= APPS {
+        if d >= n && s >= n {
             done = Some(start.elapsed());
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let Some(done) = done else {
-        bail!("not every Deployment and Service appeared within 600s")
+        let d = deployments.list_metadata(&selector).await?.items.len();
+        let s = services.list_metadata(&selector).await?.items.len();
+        bail!("not every Deployment and Service appeared within 600s: {d} Deployments, {s} Services of {n}")
     };
     let at_done = operator_counters(metrics_port).await?;
     // Let status updates from the ReplicaSets settle, then count again.
@@ -157,7 +167,7 @@ async fn measure(cp: &ControlPlane, metrics_port: u16, health_port: u16, pid: u3
     println!(
         "{:<44} {:>10.0}",
         "SpinApps per second (end to end)",
-        APPS as f64 / done.as_secs_f64()
+        n as f64 / done.as_secs_f64()
     );
     let reconciles = at_done.reconciles - before.reconciles;
     println!(
@@ -168,21 +178,21 @@ async fn measure(cp: &ControlPlane, metrics_port: u16, health_port: u16, pid: u3
     println!(
         "{:<44} {:>10.1}",
         "API requests per SpinApp until then",
-        (at_done.requests - before.requests) / APPS as f64
+        (at_done.requests - before.requests) / n as f64
     );
     println!(
         "{:<44} {:>10.1}",
         "API requests per SpinApp incl. 10 s settle",
-        (settled.requests - before.requests) / APPS as f64
+        (settled.requests - before.requests) / n as f64
     );
     println!(
         "{:<44} {:>10.1}",
         "reconciles per SpinApp incl. 10 s settle",
-        (settled.reconciles - before.reconciles) / APPS as f64
+        (settled.reconciles - before.reconciles) / n as f64
     );
     if let (Some(idle), Some(now), Some(peak)) = (rss_idle, rss_kib(pid), peak_kib(pid)) {
         println!(
-            "{:<44} {:>10.1} MiB idle, {:.1} MiB with {APPS} apps, {:.1} MiB peak",
+            "{:<44} {:>10.1} MiB idle, {:.1} MiB with {n} apps, {:.1} MiB peak",
             "operator memory (RSS)",
             idle / 1024.0,
             now / 1024.0,
