@@ -30,7 +30,11 @@ pub fn run(operator: &Path, root: &Path) -> Result<()> {
     println!(
         "# operator: {n} SpinApps created at once (webhooks off, no kubelet: Pods stay Pending)"
     );
-    let cp = ControlPlane::start(Options::default())?;
+    // Every SpinApp gets a ClusterIP Service: the default /24 would run out after 253.
+    let cp = ControlPlane::start(Options {
+        service_cidr: Some("127.200.0.0/16".into()),
+        ..Options::default()
+    })?;
     for crd in [
         "spinapps.core.spinkube.dev.yaml",
         "spinappexecutors.core.spinkube.dev.yaml",
