@@ -989,3 +989,77 @@ fn pods_that_cannot_start_are_reported_on_the_spinapp() {
         c => Err(format!("{c:?}")),
     });
 }
+
+/// A child the API server refuses for good (here a namespace ResourceQuota allowing no Services) makes
+/// the SpinApp say which object and why in its Ready condition and a Warning Event, rather than only
+/// the operator's log; once the quota is lifted, the retry creates the Service and the app is Ready.
+#[test]
+fn refused_children_are_reported_on_the_spinapp_until_accepted() {
+    let (cp, ns) = setup("quota");
+    cp.apply(
+        &ns,
+        "apiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: no-services\nspec:\n  hard:\n    services: \"0\"\n",
+    )
+    .expect("quota");
+    // Until kube-controller-manager has counted usage, admission refuses with another message.
+    wait_for("quota status", WAIT, || {
+        let q = cp.get(&ns, "resourcequota", "no-services")?;
+        match q["status"]["hard"]["services"].as_str() {
+            Some("0") => Ok(()),
+            _ => Err(q["status"].to_string()),
+        }
+    });
+    cp.apply(&ns, "apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinApp\nmetadata:\n  name: refused\nspec:\n  image: ghcr.io/x/app:v1\n  executor: containerd-shim-spin\n  replicas: 1\n").expect("app");
+    let app = wait_for("ChildRefused condition", WAIT, || {
+        let a = cp.get(&ns, "spinapp", "refused")?;
+        match condition(&a, "Ready") {
+            Some(c) if c.1 == "ChildRefused" => Ok(a),
+            other => Err(format!("{other:?}")),
+        }
+    });
+    let (status, _, message) = condition(&app, "Ready").unwrap();
+    assert_eq!(status, "False");
+    assert!(
+        message.starts_with("the API server refused Service \"refused\" (403 Forbidden): services \"refused\" is forbidden: exceeded quota: no-services"),
+        "{message}"
+    );
+    assert!(
+        message.ends_with("the operator retries until it is accepted"),
+        "{message}"
+    );
+    // What was accepted before the refusal is still shown.
+    assert_eq!(
+        app["status"]["deploymentName"], "refused",
+        "{}",
+        app["status"]
+    );
+    assert!(cp.exists(&ns, "deployment", "refused"));
+    wait_for("Warning event", WAIT, || {
+        let ev = cp.run(&[
+            "-n",
+            &ns,
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=refused",
+            "-o",
+            "jsonpath={range .items[*]}{.type} {.reason}{\"\\n\"}{end}",
+        ])?;
+        if ev.contains("Warning ChildRefused") {
+            Ok(())
+        } else {
+            Err(ev)
+        }
+    });
+
+    cp.run(&["-n", &ns, "delete", "resourcequota", "no-services"])
+        .expect("lift quota");
+    wait_for("Ready once the Service is accepted", WAIT, || {
+        let a = cp.get(&ns, "spinapp", "refused")?;
+        match condition(&a, "Ready") {
+            Some(c) if c.0 == "True" => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    });
+    assert!(cp.exists(&ns, "service", "refused"));
+}

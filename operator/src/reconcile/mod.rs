@@ -248,6 +248,9 @@ pub enum Error {
     Kube(#[from] kube::Error),
     #[error("{0}")]
     Blocked(String),
+    /// The API server refused a child (see `apply::refusal`); also shown in the SpinApp's status.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl Error {
@@ -256,6 +259,7 @@ impl Error {
             Error::Kube(kube::Error::Api(s)) => s.reason.clone(),
             Error::Kube(_) => "ClientError".into(),
             Error::Blocked(_) => "Blocked".into(),
+            Error::Refused(_) => "ChildRefused".into(),
         }
     }
 }

@@ -6,14 +6,14 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::{DeleteParams, ListParams, Patch, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
 use tracing::{info, warn};
 
-use super::apply::{apply, get_opt};
+use super::apply::{apply, get_opt, refusal};
 use super::status::{self, Observed};
 use super::{Context, Error};
 use crate::api::{SpinApp, SpinAppExecutor};
@@ -67,12 +67,7 @@ pub async fn reconcile(app: Arc<SpinApp>, ctx: Arc<Context>) -> Result<Action, E
     let plan = match plan {
         Ok(plan) => plan,
         Err(problem) => {
-            let deployment = Api::<Deployment>::namespaced(client.clone(), &ns)
-                .get_opt(&name)
-                .await?;
-            let service = Api::<Service>::namespaced(client.clone(), &ns)
-                .get_opt(&name)
-                .await?;
+            let (deployment, service_name) = existing_children(&ctx, &ns, &name).await?;
             report(
                 &app,
                 &ctx,
@@ -80,7 +75,7 @@ pub async fn reconcile(app: Arc<SpinApp>, ctx: Arc<Context>) -> Result<Action, E
                     executor: Some(&executor_name),
                     creates_deployment: executor.spec.create_deployment,
                     deployment: deployment.as_ref(),
-                    service_name: service.map(|s| s.name_any()),
+                    service_name,
                     problem: Some((problem.reason(), problem.to_string())),
                     pod_problem: None,
                 },
@@ -90,7 +85,34 @@ pub async fn reconcile(app: Arc<SpinApp>, ctx: Arc<Context>) -> Result<Action, E
         }
     };
 
-    let deployment = apply_plan(&ctx, &app, &ns, &plan).await?;
+    let deployment = match apply_plan(&ctx, &app, &ns, &plan).await {
+        Ok(d) => d,
+        Err(Error::Refused(message)) => {
+            // Best effort: the retry and the log report the refusal anyway.
+            let shown = async {
+                let (deployment, service_name) = existing_children(&ctx, &ns, &name).await?;
+                report(
+                    &app,
+                    &ctx,
+                    Observed {
+                        executor: Some(&executor_name),
+                        creates_deployment: executor.spec.create_deployment,
+                        deployment: deployment.as_ref(),
+                        service_name,
+                        problem: Some(("ChildRefused", message.clone())),
+                        pod_problem: None,
+                    },
+                )
+                .await
+            }
+            .await;
+            if let Err(e) = shown {
+                warn!(spinapp = %name, error = %e, "could not report the refusal in the status");
+            }
+            return Err(Error::Refused(message));
+        }
+        Err(e) => return Err(e),
+    };
     let not_ready = deployment.as_ref().is_some_and(|d| !all_ready(d));
     let pod_problem = match &deployment {
         Some(_) if not_ready => stuck_pods(&ctx, &ns, &name).await?,
@@ -111,6 +133,22 @@ pub async fn reconcile(app: Arc<SpinApp>, ctx: Arc<Context>) -> Result<Action, E
     .await?;
     // Pod events bring the app back while it is not ready (see the Pod watch in `super::run`).
     Ok(Action::requeue(RESYNC))
+}
+
+/// The app's Deployment and the name of its Service as they are now, for a status written when the
+/// reconcile could not apply them.
+async fn existing_children(
+    ctx: &Context,
+    ns: &str,
+    name: &str,
+) -> Result<(Option<Deployment>, Option<String>), Error> {
+    let deployment = Api::<Deployment>::namespaced(ctx.client.clone(), ns)
+        .get_opt(name)
+        .await?;
+    let service = Api::<Service>::namespaced(ctx.client.clone(), ns)
+        .get_opt(name)
+        .await?;
+    Ok((deployment, service.map(|s| s.name_any())))
 }
 
 fn all_ready(d: &Deployment) -> bool {
@@ -176,7 +214,9 @@ async fn apply_plan(
     let client = &ctx.client;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
     if let Some(secret) = &plan.runtime_config_secret {
-        apply(&secrets, secret).await?;
+        apply(&secrets, secret)
+            .await
+            .map_err(refused("Secret", &secret.metadata))?;
     }
     if let Some(ca) = &plan.ca_secret {
         // Shared by the namespace and replaceable by the cluster operator: create once, never overwrite.
@@ -185,13 +225,17 @@ async fn apply_plan(
                 info!(namespace = ns, secret = ?ca.metadata.name, "created default CA bundle Secret")
             }
             Err(kube::Error::Api(e)) if e.code == 409 => {}
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(refused("Secret", &ca.metadata)(e)),
         }
     }
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
     let name = app.name_any();
     let deployment = match &plan.deployment {
-        Some(d) => Some(apply(&deployments, d).await?),
+        Some(d) => Some(
+            apply(&deployments, d)
+                .await
+                .map_err(refused("Deployment", &d.metadata))?,
+        ),
         None => {
             // The executor stopped wanting a Deployment: remove the one we made earlier.
             if let Some(old) = deployments.get_opt(&name).await? {
@@ -208,7 +252,8 @@ async fn apply_plan(
         &Api::<Service>::namespaced(client.clone(), ns),
         &plan.service,
     )
-    .await?;
+    .await
+    .map_err(refused("Service", &plan.service.metadata))?;
     if let (Some(d), Some(current)) = (&deployment, &plan.runtime_config_secret) {
         if rolled_out(d) {
             delete_stale_runtime_configs(
@@ -220,6 +265,15 @@ async fn apply_plan(
         }
     }
     Ok(deployment)
+}
+
+/// Maps a failed write of a child to `Error::Refused` when the API server refused it for good.
+fn refused(kind: &'static str, meta: &ObjectMeta) -> impl FnOnce(kube::Error) -> Error {
+    let name = meta.name.clone().unwrap_or_default();
+    move |e| match refusal(kind, &name, &e) {
+        Some(message) => Error::Refused(message),
+        None => e.into(),
+    }
 }
 
 fn owned_by<K: Resource>(obj: &K, app: &SpinApp) -> bool {
