@@ -1,6 +1,7 @@
 //! The Helm chart installed into a real control plane (spinkube-testenv: etcd, kube-apiserver,
 //! kube-controller-manager, kube-scheduler and a kwok node), with a real helm, over the whole life of a
-//! release: install, operator start, webhooks, a scaffolded app, upgrade, app deletion, uninstall.
+//! release: install, operator start, webhooks, a scaffolded app, upgrade, app deletion, uninstall; and
+//! the same objects as plain manifests (`kubectl apply -k config/default`, see the last test).
 //!
 //! There is no kubelet or container runtime here (kwok only fakes Pods), so "the operator runs in the
 //! cluster" is emulated: after `helm install` the test reads the operator Deployment the chart created
@@ -132,20 +133,21 @@ fn chart() -> String {
 // ---------- reading the cluster ----------
 
 fn list(cp: &ControlPlane, args: &[&str]) -> Vec<Value> {
+    try_list(cp, args).unwrap_or_else(|e| panic!("kubectl get {args:?}: {e}"))
+}
+
+fn try_list(cp: &ControlPlane, args: &[&str]) -> Result<Vec<Value>, String> {
     let mut all = vec!["get"];
     all.extend_from_slice(args);
     all.extend_from_slice(&["-o", "json"]);
-    let out = cp
-        .run(&all)
-        .unwrap_or_else(|e| panic!("kubectl {all:?}: {e}"));
-    let v: Value = serde_json::from_str(&out).expect("kubectl json");
-    v["items"].as_array().cloned().unwrap_or_default()
+    let v: Value = serde_json::from_str(&cp.run(&all)?).map_err(|e| e.to_string())?;
+    Ok(v["items"].as_array().cloned().unwrap_or_default())
 }
 
-/// The one object of `kind` in the release namespace with the release's instance label and `component`.
-fn release_object(cp: &ControlPlane, kind: &str, component: &str) -> Value {
+/// The one object of `kind` in namespace `ns` with the release's instance label and `component`.
+fn release_object(cp: &ControlPlane, ns: &str, kind: &str, component: &str) -> Value {
     let sel = format!("{INSTANCE},app.kubernetes.io/component={component}");
-    let items = list(cp, &["-n", RELEASE_NS, kind, "-l", &sel]);
+    let items = list(cp, &["-n", ns, kind, "-l", &sel]);
     assert_eq!(items.len(), 1, "one {kind} with {sel}: {items:#?}");
     items[0].clone()
 }
@@ -216,6 +218,8 @@ fn port_of(addr: &str) -> u16 {
 
 /// How the chart runs the operator, read back from its Deployment.
 struct Rendered {
+    /// Where the Deployment is (the pod's namespace).
+    namespace: String,
     deployment: Value,
     service_account: String,
     args: Vec<String>,
@@ -224,8 +228,8 @@ struct Rendered {
     liveness_path: String,
 }
 
-fn rendered_operator(cp: &ControlPlane, pod_name: &str) -> Rendered {
-    let deployment = release_object(cp, "deployment", "operator");
+fn rendered_operator(cp: &ControlPlane, namespace: &str, pod_name: &str) -> Rendered {
+    let deployment = release_object(cp, namespace, "deployment", "operator");
     let pod = &deployment["spec"]["template"]["spec"];
     let containers = pod["containers"].as_array().expect("containers");
     assert_eq!(containers.len(), 1, "one container: {containers:#?}");
@@ -245,7 +249,7 @@ fn rendered_operator(cp: &ControlPlane, pod_name: &str) -> Rendered {
             expand(v, &vars)
         } else if let Some(path) = e.pointer("/valueFrom/fieldRef/fieldPath") {
             match path.as_str() {
-                Some("metadata.namespace") => RELEASE_NS.to_string(),
+                Some("metadata.namespace") => namespace.to_string(),
                 Some("metadata.name") => pod_name.to_string(),
                 other => panic!("env {name}: downward API field {other:?} not emulated"),
             }
@@ -294,6 +298,7 @@ fn rendered_operator(cp: &ControlPlane, pod_name: &str) -> Rendered {
         ),
     }
     Rendered {
+        namespace: namespace.to_string(),
         deployment,
         service_account,
         args,
@@ -365,7 +370,7 @@ impl HostOperator {
             );
         }
         let kubeconfig = cp
-            .service_account_kubeconfig(RELEASE_NS, &r.service_account)
+            .service_account_kubeconfig(&r.namespace, &r.service_account)
             .expect("ServiceAccount kubeconfig");
         args.push(format!("--kubeconfig={}", kubeconfig.display()));
 
@@ -519,9 +524,10 @@ fn ca_bundles(cp: &ControlPlane, args: &[String]) -> Vec<(String, Option<String>
 }
 
 /// The certificate Secret as the operator left it: (ca.crt base64, serving certificate serial).
-fn stored_certificate(cp: &ControlPlane, args: &[String]) -> Result<(String, String), String> {
+fn stored_certificate(cp: &ControlPlane, r: &Rendered) -> Result<(String, String), String> {
+    let (ns, args) = (r.namespace.as_str(), &r.args);
     let name = flag(args, "--webhook-cert-secret").expect("--webhook-cert-secret");
-    let json = cp.get(RELEASE_NS, "secret", &name)?;
+    let json = cp.get(ns, "secret", &name)?;
     let ca_b64 = json["data"]["ca.crt"]
         .as_str()
         .ok_or_else(|| format!("no ca.crt yet in {}", json["data"]))?
@@ -529,7 +535,7 @@ fn stored_certificate(cp: &ControlPlane, args: &[String]) -> Result<(String, Str
     let secret: Secret = serde_json::from_value(json).map_err(|e| e.to_string())?;
     let info = certs::inspect(&bundle_from_secret(&secret)).map_err(|e| e.to_string())?;
     let service = flag(args, "--webhook-service-name").expect("--webhook-service-name");
-    let want = format!("{service}.{RELEASE_NS}.svc");
+    let want = format!("{service}.{ns}.svc");
     if !info.sans.contains(&want) {
         return Err(format!("certificate names {:?} lack {want}", info.sans));
     }
@@ -537,10 +543,10 @@ fn stored_certificate(cp: &ControlPlane, args: &[String]) -> Result<(String, Str
 }
 
 /// Waits until the Secret holds a certificate and every webhook's caBundle is its CA.
-fn wait_certificate_and_ca_bundles(cp: &ControlPlane, args: &[String]) -> (String, String) {
+fn wait_certificate_and_ca_bundles(cp: &ControlPlane, r: &Rendered) -> (String, String) {
     wait_for("webhook certificate and caBundles", WAIT, || {
-        let (ca, serial) = stored_certificate(cp, args)?;
-        let bundles = ca_bundles(cp, args);
+        let (ca, serial) = stored_certificate(cp, r)?;
+        let bundles = ca_bundles(cp, &r.args);
         if bundles.len() == 3 && bundles.iter().all(|(_, b)| b.as_deref() == Some(&ca)) {
             Ok((ca, serial))
         } else {
@@ -630,16 +636,27 @@ fn wait_app_ready(cp: &ControlPlane, name: &str, replicas: u64) {
 /// Every object (in every namespace, of every listable type but events) that carries the release's
 /// instance label or whose name mentions the release; `kind/namespace/name`.
 fn release_leftovers(cp: &ControlPlane) -> Vec<String> {
-    let types = cp
-        .run(&["api-resources", "--verbs=list", "-o", "name"])
-        .expect("api-resources");
-    let types: Vec<&str> = types
-        .lines()
-        .filter(|t| !t.is_empty() && !t.starts_with("events"))
-        .collect();
-    let all = types.join(",");
+    // A type can go away between discovery and the list (CRDs being deleted): look again.
+    let mut last = String::new();
+    for _ in 0..5 {
+        let types = cp
+            .run(&["api-resources", "--verbs=list", "-o", "name"])
+            .expect("api-resources");
+        let types: Vec<&str> = types
+            .lines()
+            .filter(|t| !t.is_empty() && !t.starts_with("events"))
+            .collect();
+        match try_list(cp, &[&types.join(","), "-A"]) {
+            Ok(items) => return leftovers_among(items),
+            Err(e) => last = e,
+        }
+    }
+    panic!("listing every type failed 5 times: {last}")
+}
+
+fn leftovers_among(items: Vec<Value>) -> Vec<String> {
     let mut out = Vec::new();
-    for item in list(cp, &[&all, "-A"]) {
+    for item in items {
         let labelled = item["metadata"]["labels"]["app.kubernetes.io/instance"] == RELEASE;
         let name = name_of(&item);
         if labelled || name.contains(RELEASE) {
@@ -724,7 +741,7 @@ fn helm_install_upgrade_uninstall_leaves_nothing_behind() {
     );
 
     let pod_name = "spin-operator-7d9f8b6c5d-host1";
-    let rendered = rendered_operator(cp, pod_name);
+    let rendered = rendered_operator(cp, RELEASE_NS, pod_name);
     let bundles = ca_bundles(cp, &rendered.args);
     assert_eq!(bundles.len(), 3, "{bundles:?}");
     assert!(
@@ -732,7 +749,7 @@ fn helm_install_upgrade_uninstall_leaves_nothing_behind() {
         "the chart ships no caBundle: {bundles:?}"
     );
     let secret_name = flag(&rendered.args, "--webhook-cert-secret").expect("cert secret flag");
-    let secret = release_object(cp, "secret", "webhook");
+    let secret = release_object(cp, RELEASE_NS, "secret", "webhook");
     assert_eq!(name_of(&secret), secret_name);
     assert!(
         secret["data"].as_object().is_none_or(|d| d.is_empty()),
@@ -740,14 +757,14 @@ fn helm_install_upgrade_uninstall_leaves_nothing_behind() {
         secret["data"]
     );
     let pod_labels = rendered.deployment["spec"]["template"]["metadata"]["labels"].clone();
-    let webhook_svc = release_object(cp, "service", "webhook");
+    let webhook_svc = release_object(cp, RELEASE_NS, "service", "webhook");
     assert_eq!(
         Some(name_of(&webhook_svc)),
         flag(&rendered.args, "--webhook-service-name")
     );
     let webhook_addr = service_address(&webhook_svc, "https", "webhook", &pod_labels);
     service_address(
-        &release_object(cp, "service", "metrics"),
+        &release_object(cp, RELEASE_NS, "service", "metrics"),
         "metrics",
         "metrics",
         &pod_labels,
@@ -773,7 +790,7 @@ fn helm_install_upgrade_uninstall_leaves_nothing_behind() {
     step("start operator");
     let mut op = HostOperator::start(cp, &rendered, &webhook_addr, 1);
     eprintln!("operator args: {:?}", op.args);
-    let (ca, serial) = wait_certificate_and_ca_bundles(cp, &rendered.args);
+    let (ca, serial) = wait_certificate_and_ca_bundles(cp, &rendered);
 
     // 3. Webhooks through the Service; a SpinApp without executor is defaulted and kept.
     step("webhooks");
@@ -855,7 +872,7 @@ fn helm_install_upgrade_uninstall_leaves_nothing_behind() {
         out.contains("STATUS: deployed") && out.contains("REVISION: 2"),
         "{out}"
     );
-    let upgraded = rendered_operator(cp, pod_name);
+    let upgraded = rendered_operator(cp, RELEASE_NS, pod_name);
     assert_eq!(upgraded.deployment["spec"]["replicas"], 2);
     let mut want = rendered.args.clone();
     want.retain(|a| a != "--log-format=text");
@@ -872,7 +889,7 @@ fn helm_install_upgrade_uninstall_leaves_nothing_behind() {
         "caBundle after helm upgrade: {bundles:?}"
     );
     assert_eq!(
-        stored_certificate(cp, &upgraded.args).expect("certificate after upgrade"),
+        stored_certificate(cp, &upgraded).expect("certificate after upgrade"),
         (ca.clone(), serial.clone()),
         "helm upgrade kept the certificate Secret"
     );
@@ -899,7 +916,7 @@ fn helm_install_upgrade_uninstall_leaves_nothing_behind() {
     });
     assert!(lease["metadata"]["labels"].is_null() || lease["metadata"]["labels"].is_object());
     assert_eq!(
-        wait_certificate_and_ca_bundles(cp, &upgraded.args),
+        wait_certificate_and_ca_bundles(cp, &upgraded),
         (ca.clone(), serial.clone()),
         "the restarted operator keeps the stored certificate"
     );
@@ -1095,7 +1112,7 @@ fn helm_install_with_everything_optional_off() {
     }
 
     let pod_name = "spinkube-5c8d7f9b4-host1";
-    let rendered = rendered_operator(cp, pod_name);
+    let rendered = rendered_operator(cp, RELEASE_NS, pod_name);
     assert_eq!(rendered.service_account, "existing-operator-sa");
     assert!(
         rendered.args.contains(&"--disable-webhooks".to_string())
@@ -1175,4 +1192,126 @@ fn helm_install_with_everything_optional_off() {
     assert!(cp.exists(APP_NS, "spinappexecutor", EXECUTOR));
     op.stop();
     assert_no_forbidden(&op.log_text()[..log_before_uninstall]);
+}
+
+/// The plain manifests, as `config/README.md` tells users without Helm to install them:
+/// `kubectl apply -k config/default`, then the RuntimeClass and the default executor samples. The
+/// operator started from the applied Deployment (as in the Helm test) gets ready, fills in its webhook
+/// certificate, its webhooks answer, `config/samples/simple.yaml` becomes Ready, and
+/// `kubectl delete -k` (plus `delete -f` of the two samples) leaves nothing of the install behind.
+#[test]
+fn plain_manifests_apply_run_and_delete_cleanly() {
+    const NS: &str = "spin-operator";
+    let cp = ControlPlane::start(Options {
+        kwok: true,
+        ..Options::default()
+    })
+    .expect("control plane");
+    let cp = &cp;
+    let config = |p: &str| repo_root().join("config").join(p).display().to_string();
+
+    let out = cp
+        .run(&["apply", "-k", &config("default")])
+        .unwrap_or_else(|e| panic!("kubectl apply -k config/default failed:\n{e}"));
+    for created in [
+        "namespace/spin-operator created",
+        "customresourcedefinition.apiextensions.k8s.io/spinapps.core.spinkube.dev created",
+        "deployment.apps/spin-operator created",
+        "validatingwebhookconfiguration.admissionregistration.k8s.io/spin-operator-validating-webhook-configuration created",
+    ] {
+        assert!(out.contains(created), "{created:?} in:\n{out}");
+    }
+    cp.run(&[
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/spinapps.core.spinkube.dev",
+        "crd/spinappexecutors.core.spinkube.dev",
+    ])
+    .expect("CRDs established");
+    cp.restart_controller_manager()
+        .expect("restart kube-controller-manager");
+    cp.run(&["apply", "-f", &config("samples/spin-runtime-class.yaml")])
+        .expect("RuntimeClass sample");
+    cp.run(&[
+        "-n",
+        APP_NS,
+        "apply",
+        "-f",
+        &config("samples/spin-shim-executor.yaml"),
+    ])
+    .expect("executor sample");
+
+    let rendered = rendered_operator(cp, NS, "spin-operator-6f7c9d8b5-host1");
+    assert!(
+        rendered.args.contains(&format!("--namespace={NS}")),
+        "{:?}",
+        rendered.args
+    );
+    let pod_labels = rendered.deployment["spec"]["template"]["metadata"]["labels"].clone();
+    let webhook_addr = service_address(
+        &release_object(cp, NS, "service", "webhook"),
+        "https",
+        "webhook",
+        &pod_labels,
+    );
+    let mut op = HostOperator::start(cp, &rendered, &webhook_addr, 1);
+    wait_certificate_and_ca_bundles(cp, &rendered);
+    assert_webhooks_answer(cp);
+
+    cp.run(&["-n", APP_NS, "apply", "-f", &config("samples/simple.yaml")])
+        .expect("simple sample");
+    wait_app_ready(cp, "simple-spinapp", 1);
+    assert!(cp.exists(APP_NS, "service", "simple-spinapp"));
+    assert_no_forbidden(&op.log_text());
+
+    cp.run(&[
+        "-n",
+        APP_NS,
+        "delete",
+        "spinapps",
+        "--all",
+        "--wait=true",
+        "--timeout=60s",
+    ])
+    .expect("delete SpinApps");
+    wait_for("finalizer removed from the unused executor", WAIT, || {
+        let ex = cp.get(APP_NS, "spinappexecutor", EXECUTOR)?;
+        if ex["metadata"]["finalizers"].is_null() {
+            Ok(())
+        } else {
+            Err(ex["metadata"]["finalizers"].to_string())
+        }
+    });
+    cp.run(&[
+        "-n",
+        APP_NS,
+        "delete",
+        "-f",
+        &config("samples/spin-shim-executor.yaml"),
+    ])
+    .expect("delete executor");
+    cp.run(&["delete", "-f", &config("samples/spin-runtime-class.yaml")])
+        .expect("delete RuntimeClass");
+    cp.run(&["delete", "-k", &config("default"), "--wait=false"])
+        .expect("kubectl delete -k config/default");
+    // The namespace (with the Lease the operator made in it) goes once its contents are deleted.
+    let gone = wait_for_opt(Duration::from_secs(60), || {
+        release_leftovers(cp).is_empty().then_some(())
+    });
+    assert!(
+        gone.is_some(),
+        "kubectl delete -k left objects behind:\n{}",
+        release_leftovers(cp).join("\n")
+    );
+    for crd in [
+        "spinapps.core.spinkube.dev",
+        "spinappexecutors.core.spinkube.dev",
+    ] {
+        assert!(
+            !cp.exists("", "crd", crd),
+            "{crd} deleted with the kustomization"
+        );
+    }
+    op.stop();
 }
