@@ -631,6 +631,18 @@ fn wait_app_ready(cp: &ControlPlane, name: &str, replicas: u64) {
     });
 }
 
+/// Once no SpinApp uses it, the default executor loses its finalizer (so an uninstall can delete it).
+fn wait_executor_unfinalized(cp: &ControlPlane) {
+    wait_for("finalizer removed from the unused executor", WAIT, || {
+        let ex = cp.get(APP_NS, "spinappexecutor", EXECUTOR)?;
+        if ex["metadata"]["finalizers"].is_null() {
+            Ok(())
+        } else {
+            Err(ex["metadata"]["finalizers"].to_string())
+        }
+    });
+}
+
 // ---------- leftovers ----------
 
 /// Every object (in every namespace, of every listable type but events) that carries the release's
@@ -973,14 +985,7 @@ fn helm_install_upgrade_uninstall_leaves_nothing_behind() {
     });
     // Unused now, the executor carries no finalizer: `helm uninstall` can delete it after the
     // operator and its RBAC are gone.
-    wait_for("finalizer removed from the unused executor", WAIT, || {
-        let ex = cp.get(APP_NS, "spinappexecutor", EXECUTOR)?;
-        if ex["metadata"]["finalizers"].is_null() {
-            Ok(())
-        } else {
-            Err(ex["metadata"]["finalizers"].to_string())
-        }
-    });
+    wait_executor_unfinalized(cp);
     assert_no_forbidden(&op.log_text());
     let log_before_uninstall = op.log_text().len();
 
@@ -1166,14 +1171,7 @@ fn helm_install_with_everything_optional_off() {
         "--timeout=60s",
     ])
     .expect("delete SpinApps");
-    wait_for("finalizer removed from the unused executor", WAIT, || {
-        let ex = cp.get(APP_NS, "spinappexecutor", EXECUTOR)?;
-        if ex["metadata"]["finalizers"].is_null() {
-            Ok(())
-        } else {
-            Err(ex["metadata"]["finalizers"].to_string())
-        }
-    });
+    wait_executor_unfinalized(cp);
     let log_before_uninstall = op.log_text().len();
     let out = helm(cp, &["uninstall", RELEASE, "-n", RELEASE_NS])
         .unwrap_or_else(|e| panic!("helm uninstall failed:\n{e}"));
@@ -1275,14 +1273,7 @@ fn plain_manifests_apply_run_and_delete_cleanly() {
         "--timeout=60s",
     ])
     .expect("delete SpinApps");
-    wait_for("finalizer removed from the unused executor", WAIT, || {
-        let ex = cp.get(APP_NS, "spinappexecutor", EXECUTOR)?;
-        if ex["metadata"]["finalizers"].is_null() {
-            Ok(())
-        } else {
-            Err(ex["metadata"]["finalizers"].to_string())
-        }
-    });
+    wait_executor_unfinalized(cp);
     cp.run(&[
         "-n",
         APP_NS,
