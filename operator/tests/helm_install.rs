@@ -631,6 +631,20 @@ fn wait_app_ready(cp: &ControlPlane, name: &str, replicas: u64) {
     });
 }
 
+/// Deletes every SpinApp in the apps' namespace and waits until they are gone.
+fn delete_all_apps(cp: &ControlPlane) {
+    cp.run(&[
+        "-n",
+        APP_NS,
+        "delete",
+        "spinapps",
+        "--all",
+        "--wait=true",
+        "--timeout=60s",
+    ])
+    .expect("delete SpinApps");
+}
+
 /// Once no SpinApp uses it, the default executor loses its finalizer (so an uninstall can delete it).
 fn wait_executor_unfinalized(cp: &ControlPlane) {
     wait_for("finalizer removed from the unused executor", WAIT, || {
@@ -953,16 +967,7 @@ fn helm_install_upgrade_uninstall_leaves_nothing_behind() {
 
     // 6. Delete the apps, then uninstall with the operator running.
     step("delete SpinApps");
-    cp.run(&[
-        "-n",
-        APP_NS,
-        "delete",
-        "spinapps",
-        "--all",
-        "--wait=true",
-        "--timeout=60s",
-    ])
-    .expect("delete SpinApps");
+    delete_all_apps(cp);
     wait_for("SpinApp children garbage-collected", WAIT, || {
         let left: Vec<String> = list(
             cp,
@@ -1161,16 +1166,7 @@ fn helm_install_with_everything_optional_off() {
     assert!(err.contains("spec.executor: Required value"), "{err}");
     assert_no_forbidden(&op.log_text());
 
-    cp.run(&[
-        "-n",
-        APP_NS,
-        "delete",
-        "spinapps",
-        "--all",
-        "--wait=true",
-        "--timeout=60s",
-    ])
-    .expect("delete SpinApps");
+    delete_all_apps(cp);
     wait_executor_unfinalized(cp);
     let log_before_uninstall = op.log_text().len();
     let out = helm(cp, &["uninstall", RELEASE, "-n", RELEASE_NS])
@@ -1263,16 +1259,7 @@ fn plain_manifests_apply_run_and_delete_cleanly() {
     assert!(cp.exists(APP_NS, "service", "simple-spinapp"));
     assert_no_forbidden(&op.log_text());
 
-    cp.run(&[
-        "-n",
-        APP_NS,
-        "delete",
-        "spinapps",
-        "--all",
-        "--wait=true",
-        "--timeout=60s",
-    ])
-    .expect("delete SpinApps");
+    delete_all_apps(cp);
     wait_executor_unfinalized(cp);
     cp.run(&[
         "-n",

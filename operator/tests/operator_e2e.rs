@@ -29,6 +29,44 @@ fn condition(app: &Value, type_: &str) -> Option<(String, String, String)> {
         })
 }
 
+/// Waits until the SpinApp's Ready condition (status, reason, message) satisfies `want`; returns the app.
+fn wait_ready_condition(
+    cp: &spinkube_testenv::ControlPlane,
+    ns: &str,
+    app: &str,
+    want: impl Fn(&(String, String, String)) -> bool,
+) -> Value {
+    wait_for(&format!("Ready condition of {app}"), WAIT, || {
+        let a = cp.get(ns, "spinapp", app)?;
+        match condition(&a, "Ready") {
+            Some(c) if want(&c) => Ok(a),
+            other => Err(format!("{other:?}")),
+        }
+    })
+}
+
+/// Waits for a Warning Event with `reason` about the object named `name` in `ns`.
+fn wait_warning_event(cp: &spinkube_testenv::ControlPlane, ns: &str, name: &str, reason: &str) {
+    let selector = format!("involvedObject.name={name}");
+    wait_for(&format!("Warning {reason} event"), WAIT, || {
+        let ev = cp.run(&[
+            "-n",
+            ns,
+            "get",
+            "events",
+            "--field-selector",
+            &selector,
+            "-o",
+            "jsonpath={range .items[*]}{.type} {.reason}{\"\\n\"}{end}",
+        ])?;
+        if ev.contains(&format!("Warning {reason}")) {
+            Ok(())
+        } else {
+            Err(ev)
+        }
+    });
+}
+
 fn env_of(dep: &Value) -> Vec<(String, Value)> {
     dep["spec"]["template"]["spec"]["containers"][0]["env"]
         .as_array()
@@ -708,42 +746,16 @@ spec:
 "#,
     )
     .expect("apply");
-    let (_, reason, message) = wait_for("MissingSecret condition", WAIT, || {
-        let a = cp.get(&ns, "spinapp", "waits")?;
-        match condition(&a, "Ready") {
-            Some(c) if c.1 == "MissingSecret" => Ok(c),
-            other => Err(format!("{other:?}")),
-        }
-    });
+    let app = wait_ready_condition(cp, &ns, "waits", |c| c.1 == "MissingSecret");
+    let (_, reason, message) = condition(&app, "Ready").unwrap();
     assert_eq!(reason, "MissingSecret");
     assert!(message.contains("Secret \"later\" (referenced by spec.runtimeConfig.keyValueStores[0].options[0]) does not exist"), "{message}");
-    wait_for("Warning event", WAIT, || {
-        let ev = cp.run(&[
-            "-n",
-            &ns,
-            "get",
-            "events",
-            "--field-selector",
-            "involvedObject.name=waits",
-            "-o",
-            "jsonpath={range .items[*]}{.type} {.reason}{\"\\n\"}{end}",
-        ])?;
-        if ev.contains("Warning MissingSecret") {
-            Ok(())
-        } else {
-            Err(ev)
-        }
-    });
+    wait_warning_event(cp, &ns, "waits", "MissingSecret");
     assert!(!cp.exists(&ns, "deployment", "waits"), "nothing half-made");
 
     cp.apply(&ns, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: later\nstringData:\n  url: redis://r:6379\n").expect("secret");
-    wait_for("Ready after the Secret appears", WAIT, || {
-        let a = cp.get(&ns, "spinapp", "waits")?;
-        match condition(&a, "Ready") {
-            Some(c) if c.0 == "True" => Ok(()),
-            other => Err(format!("{other:?}")),
-        }
-    });
+    // Ready after the Secret appears.
+    wait_ready_condition(cp, &ns, "waits", |c| c.0 == "True");
 }
 
 #[test]
@@ -945,23 +957,7 @@ fn pods_that_cannot_start_are_reported_on_the_spinapp() {
         message,
         format!("0/1 replicas ready: pod {pod}: container crashes: CrashLoopBackOff: back-off 1m20s restarting failed container; last exit code 1: Error: variable \"api_key\" has no value: set SPIN_VARIABLE_API_KEY")
     );
-    wait_for("Warning event", WAIT, || {
-        let ev = cp.run(&[
-            "-n",
-            &ns,
-            "get",
-            "events",
-            "--field-selector",
-            "involvedObject.name=crashes",
-            "-o",
-            "jsonpath={range .items[*]}{.type} {.reason}{\"\\n\"}{end}",
-        ])?;
-        if ev.contains("Warning PodsNotStarting") {
-            Ok(())
-        } else {
-            Err(ev)
-        }
-    });
+    wait_warning_event(cp, &ns, "crashes", "PodsNotStarting");
 
     // The kubelet's next report: running and ready.
     let healthy = json!({"status": {
@@ -1010,13 +1006,7 @@ fn refused_children_are_reported_on_the_spinapp_until_accepted() {
         }
     });
     cp.apply(&ns, "apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinApp\nmetadata:\n  name: refused\nspec:\n  image: ghcr.io/x/app:v1\n  executor: containerd-shim-spin\n  replicas: 1\n").expect("app");
-    let app = wait_for("ChildRefused condition", WAIT, || {
-        let a = cp.get(&ns, "spinapp", "refused")?;
-        match condition(&a, "Ready") {
-            Some(c) if c.1 == "ChildRefused" => Ok(a),
-            other => Err(format!("{other:?}")),
-        }
-    });
+    let app = wait_ready_condition(cp, &ns, "refused", |c| c.1 == "ChildRefused");
     let (status, _, message) = condition(&app, "Ready").unwrap();
     assert_eq!(status, "False");
     assert!(
@@ -1034,32 +1024,11 @@ fn refused_children_are_reported_on_the_spinapp_until_accepted() {
         app["status"]
     );
     assert!(cp.exists(&ns, "deployment", "refused"));
-    wait_for("Warning event", WAIT, || {
-        let ev = cp.run(&[
-            "-n",
-            &ns,
-            "get",
-            "events",
-            "--field-selector",
-            "involvedObject.name=refused",
-            "-o",
-            "jsonpath={range .items[*]}{.type} {.reason}{\"\\n\"}{end}",
-        ])?;
-        if ev.contains("Warning ChildRefused") {
-            Ok(())
-        } else {
-            Err(ev)
-        }
-    });
+    wait_warning_event(cp, &ns, "refused", "ChildRefused");
 
     cp.run(&["-n", &ns, "delete", "resourcequota", "no-services"])
         .expect("lift quota");
-    wait_for("Ready once the Service is accepted", WAIT, || {
-        let a = cp.get(&ns, "spinapp", "refused")?;
-        match condition(&a, "Ready") {
-            Some(c) if c.0 == "True" => Ok(()),
-            other => Err(format!("{other:?}")),
-        }
-    });
+    // Ready once the Service is accepted.
+    wait_ready_condition(cp, &ns, "refused", |c| c.0 == "True");
     assert!(cp.exists(&ns, "service", "refused"));
 }

@@ -241,6 +241,9 @@ fn apps_referencing<K: kube::Resource>(
         .collect()
 }
 
+/// The Ready reason (and error reason in the metrics) of a child the API server refused.
+pub const CHILD_REFUSED: &str = "ChildRefused";
+
 /// Errors of a reconcile (logged, counted, retried).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -259,7 +262,7 @@ impl Error {
             Error::Kube(kube::Error::Api(s)) => s.reason.clone(),
             Error::Kube(_) => "ClientError".into(),
             Error::Blocked(_) => "Blocked".into(),
-            Error::Refused(_) => "ChildRefused".into(),
+            Error::Refused(_) => CHILD_REFUSED.into(),
         }
     }
 }

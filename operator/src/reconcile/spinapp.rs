@@ -67,20 +67,8 @@ pub async fn reconcile(app: Arc<SpinApp>, ctx: Arc<Context>) -> Result<Action, E
     let plan = match plan {
         Ok(plan) => plan,
         Err(problem) => {
-            let (deployment, service_name) = existing_children(&ctx, &ns, &name).await?;
-            report(
-                &app,
-                &ctx,
-                Observed {
-                    executor: Some(&executor_name),
-                    creates_deployment: executor.spec.create_deployment,
-                    deployment: deployment.as_ref(),
-                    service_name,
-                    problem: Some((problem.reason(), problem.to_string())),
-                    pod_problem: None,
-                },
-            )
-            .await?;
+            let problem = (problem.reason(), problem.to_string());
+            report_problem(&app, &ctx, &executor, problem).await?;
             return Ok(Action::requeue(WAIT_FOR_USER));
         }
     };
@@ -89,24 +77,8 @@ pub async fn reconcile(app: Arc<SpinApp>, ctx: Arc<Context>) -> Result<Action, E
         Ok(d) => d,
         Err(Error::Refused(message)) => {
             // Best effort: the retry and the log report the refusal anyway.
-            let shown = async {
-                let (deployment, service_name) = existing_children(&ctx, &ns, &name).await?;
-                report(
-                    &app,
-                    &ctx,
-                    Observed {
-                        executor: Some(&executor_name),
-                        creates_deployment: executor.spec.create_deployment,
-                        deployment: deployment.as_ref(),
-                        service_name,
-                        problem: Some(("ChildRefused", message.clone())),
-                        pod_problem: None,
-                    },
-                )
-                .await
-            }
-            .await;
-            if let Err(e) = shown {
+            let problem = (super::CHILD_REFUSED, message.clone());
+            if let Err(e) = report_problem(&app, &ctx, &executor, problem).await {
                 warn!(spinapp = %name, error = %e, "could not report the refusal in the status");
             }
             return Err(Error::Refused(message));
@@ -135,20 +107,35 @@ pub async fn reconcile(app: Arc<SpinApp>, ctx: Arc<Context>) -> Result<Action, E
     Ok(Action::requeue(RESYNC))
 }
 
-/// The app's Deployment and the name of its Service as they are now, for a status written when the
-/// reconcile could not apply them.
-async fn existing_children(
+/// Reports a problem that kept the reconcile from applying the children, with the children as they
+/// are now (what was applied before still shows in the status).
+async fn report_problem(
+    app: &SpinApp,
     ctx: &Context,
-    ns: &str,
-    name: &str,
-) -> Result<(Option<Deployment>, Option<String>), Error> {
-    let deployment = Api::<Deployment>::namespaced(ctx.client.clone(), ns)
-        .get_opt(name)
+    executor: &SpinAppExecutor,
+    problem: (&str, String),
+) -> Result<(), Error> {
+    let (ns, name) = (app.namespace().unwrap_or_default(), app.name_any());
+    let deployment = Api::<Deployment>::namespaced(ctx.client.clone(), &ns)
+        .get_opt(&name)
         .await?;
-    let service = Api::<Service>::namespaced(ctx.client.clone(), ns)
-        .get_opt(name)
+    let service = Api::<Service>::namespaced(ctx.client.clone(), &ns)
+        .get_opt(&name)
         .await?;
-    Ok((deployment, service.map(|s| s.name_any())))
+    let executor_name = executor.name_any();
+    report(
+        app,
+        ctx,
+        Observed {
+            executor: Some(&executor_name),
+            creates_deployment: executor.spec.create_deployment,
+            deployment: deployment.as_ref(),
+            service_name: service.map(|s| s.name_any()),
+            problem: Some(problem),
+            pod_problem: None,
+        },
+    )
+    .await
 }
 
 fn all_ready(d: &Deployment) -> bool {
