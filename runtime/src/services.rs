@@ -28,6 +28,9 @@ pub struct ServiceOptions {
     pub app_dir: Option<PathBuf>,
     /// `--variable k=v`.
     pub variables: BTreeMap<String, String>,
+    /// Environment the `env` variables providers read (the shim passes the container's);
+    /// `None` reads the process environment.
+    pub env: Option<BTreeMap<String, String>>,
 }
 
 pub struct Prepared {
@@ -44,7 +47,10 @@ pub fn prepare(app: &LockedApp, opts: &ServiceOptions) -> Result<Prepared> {
     rc.check_app(app)?;
     let state_dir = rc.effective_state_dir(opts.state_dir.as_deref(), opts.app_dir.as_deref());
     let providers = providers_from_config(&rc.variables_providers, None)?;
-    let resolver = Resolver::new(app, providers, opts.variables.clone())?;
+    let resolver = match &opts.env {
+        Some(env) => Resolver::with_env_map(app, providers, opts.variables.clone(), env)?,
+        None => Resolver::new(app, providers, opts.variables.clone())?,
+    };
     resolver.validate()?;
 
     let kv = KeyValueStores::new(

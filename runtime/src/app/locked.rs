@@ -70,6 +70,10 @@ pub struct LockedComponentSource {
     pub content_type: String,
     #[serde(flatten)]
     pub content: ContentRef,
+    /// The content is machine code from this runtime's own ahead-of-time compiler (set only by
+    /// the shim, for layers it precompiled); never read from or written to JSON.
+    #[serde(skip)]
+    pub precompiled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -3,6 +3,7 @@
 pub mod content;
 pub mod locked;
 pub mod manifest;
+pub mod retain;
 mod validate;
 
 use std::path::PathBuf;

@@ -1,4 +1,5 @@
-//! Checks a locked app can run here before anything is compiled.
+//! Checks of the app model itself (ids, trigger types, references), before anything is compiled;
+//! each trigger checks its own settings when the app is launched (`crate::launch`).
 
 use super::{AppError, LockedApp};
 
@@ -32,20 +33,5 @@ pub fn validate(app: &LockedApp) -> Result<(), AppError> {
             }
         }
     }
-    crate::redis_trigger::RedisTriggerConfig::from_app(app)
-        .map_err(|e| AppError::Invalid(e.to_string()))?;
-    let http = crate::http::HttpTriggerConfig::from_app(app)
-        .map_err(|e| AppError::Invalid(e.to_string()))?;
-    let base = app
-        .trigger_settings("http")
-        .and_then(|s| s.get("base"))
-        .and_then(|b| b.as_str())
-        .unwrap_or("/");
-    let routes = http.iter().filter_map(|t| match &t.route {
-        crate::http::RouteSpec::Path(p) => Some((p.clone(), ())),
-        crate::http::RouteSpec::Private { .. } => None,
-    });
-    crate::http::routing::Router::build(base, routes)
-        .map_err(|e| AppError::Invalid(e.to_string()))?;
     Ok(())
 }

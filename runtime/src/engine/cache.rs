@@ -2,7 +2,6 @@
 //! input bytes and the engine's compatibility hash, so a different wasmtime
 //! or different engine settings never load a stale artifact.
 
-use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
@@ -15,12 +14,11 @@ pub struct CompileCache {
 }
 
 impl CompileCache {
-    pub fn new(dir: PathBuf, engine: &Engine) -> Self {
-        let mut h = std::hash::DefaultHasher::new();
-        engine.precompile_compatibility_hash().hash(&mut h);
+    /// `engine_key`: [`super::compat_key`] of the engine whose artifacts go here.
+    pub fn new(dir: PathBuf, engine_key: u64) -> Self {
         Self {
             dir,
-            engine_key: format!("{:016x}", h.finish()),
+            engine_key: format!("{engine_key:016x}"),
         }
     }
 

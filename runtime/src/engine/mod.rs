@@ -5,6 +5,7 @@ mod cache;
 mod componentize;
 mod limits;
 
+use std::hash::Hasher;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -81,7 +82,7 @@ impl SpinEngine {
         let cache = config
             .cache_dir
             .as_ref()
-            .map(|dir| cache::CompileCache::new(dir.join("components"), &engine));
+            .map(|dir| cache::CompileCache::new(dir.join("components"), compat_key(&engine)));
         spawn_epoch_ticker(&engine);
         Ok(Self {
             inner: Arc::new(Inner {
@@ -132,6 +133,47 @@ impl SpinEngine {
         Ok(module)
     }
 
+    /// Compiles a component (or a core module carrying a component type) ahead of time, for a
+    /// node-side cache: the bytes load with [`Self::load_precompiled_component`] on an engine
+    /// with the same [`Self::precompile_key`].
+    pub fn precompile_component(&self, bytes: &[u8]) -> Result<Vec<u8>> {
+        let component_bytes = componentize::componentize(bytes)?;
+        Ok(self.inner.engine.precompile_component(&component_bytes)?)
+    }
+
+    /// Compiles a core module (a Wagi guest) ahead of time.
+    pub fn precompile_module(&self, bytes: &[u8]) -> Result<Vec<u8>> {
+        Ok(self.inner.engine.precompile_module(bytes)?)
+    }
+
+    /// Identifies the compiled-code format: artifacts from an engine with the same key load here.
+    pub fn precompile_key(&self) -> u64 {
+        compat_key(&self.inner.engine)
+    }
+
+    /// Loads a component that [`Self::precompile_component`] produced.
+    ///
+    /// # Safety
+    /// The file must come from a trusted compiler for this engine: wasmtime runs its machine
+    /// code as is. Only the shim passes such files, for layers its own compiler wrote.
+    pub unsafe fn load_precompiled_component(&self, path: &std::path::Path) -> Result<Component> {
+        // SAFETY: upheld by the caller (see above); wasmtime still checks the header.
+        unsafe { Component::deserialize_file(&self.inner.engine, path) }
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("loading precompiled component {}", path.display()))
+    }
+
+    /// Loads a core module that [`Self::precompile_module`] produced.
+    ///
+    /// # Safety
+    /// As for [`Self::load_precompiled_component`].
+    pub unsafe fn load_precompiled_module(&self, path: &std::path::Path) -> Result<Module> {
+        // SAFETY: upheld by the caller.
+        unsafe { Module::deserialize_file(&self.inner.engine, path) }
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("loading precompiled module {}", path.display()))
+    }
+
     /// A store for one guest invocation with the memory limit and execution
     /// deadline applied. Guests yield to the async runtime every tick so a
     /// busy guest cannot starve other requests.
@@ -147,6 +189,14 @@ impl SpinEngine {
         });
         store
     }
+}
+
+/// The engine's compiled-code compatibility as a number (the compile cache's directory, the
+/// shim's precompile label).
+fn compat_key(engine: &wasmtime::Engine) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut h);
+    h.finish()
 }
 
 fn build_engine(config: &EngineConfig, pooling: bool) -> Result<wasmtime::Engine> {

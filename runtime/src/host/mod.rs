@@ -4,6 +4,7 @@
 
 pub mod bindings;
 pub mod context;
+pub mod guest;
 pub mod key_value;
 pub mod redis_outbound;
 pub mod redis_pool;

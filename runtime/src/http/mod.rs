@@ -20,9 +20,9 @@ pub use config::{HttpTriggerConfig, RouteSpec, StaticResponse};
 use executor::{full_body, Body, ComponentContext, Executor, Invocation, RequestBody, WagiRequest};
 use routing::Router;
 
-use crate::app::{content, LockedApp};
+use crate::app::LockedApp;
 use crate::engine::SpinEngine;
-use crate::host::{AppServices, ComponentGrants};
+use crate::host::{guest, AppServices};
 use crate::outbound::http::{LocalHttp, LocalTarget};
 
 #[derive(Clone)]
@@ -339,33 +339,19 @@ fn prepare(
     let component = app
         .component(id)
         .with_context(|| format!("component `{id}` is not defined"))?;
-    let files = component
-        .files
-        .iter()
-        .map(|f| Ok((content::local_path(&f.content)?, f.path.clone())))
-        .collect::<Result<Vec<_>>>()?;
-    let ctx = ComponentContext {
-        id: Arc::from(id),
-        services: services.clone(),
-        grants: Arc::new(ComponentGrants::from_component(
-            component,
-            &services.variables,
-        )?),
-        env: component
-            .env
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        files,
-    };
-    let bytes = content::read(&component.source.content)?;
+    let ctx = ComponentContext::from_component(component, services)?;
     let executor = match &cfg.executor {
-        Some(config::ExecutorConfig::Wagi(w)) => Executor::wagi(engine, ctx, &bytes, w.clone())?,
+        Some(config::ExecutorConfig::Wagi(w)) => Executor::wagi(
+            engine,
+            ctx,
+            guest::load_module(engine, component)?,
+            w.clone(),
+        )?,
         _ => {
             let compiled = match compiled.get(id) {
                 Some(c) => c.clone(),
                 None => {
-                    let c = engine.load_component(&bytes)?;
+                    let c = guest::load_component(engine, component)?;
                     compiled.insert(id.to_string(), c.clone());
                     c
                 }

@@ -16,9 +16,6 @@ use tokio_rustls::TlsAcceptor;
 
 use super::{ConnInfo, HttpTrigger};
 
-/// How long shutdown waits for in-flight requests before giving up.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// Loads a PEM certificate chain and private key (`SPIN_TLS_CERT`/`SPIN_TLS_KEY`).
 pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor> {
     let certs = rustls_pemfile::certs(&mut std::io::BufReader::new(
@@ -48,12 +45,13 @@ pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor> {
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-/// Serves until `shutdown` resolves, then drains open connections.
+/// Serves until `shutdown` resolves, then lets open requests finish for up to `drain`.
 pub async fn serve(
     trigger: Arc<HttpTrigger>,
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
+    drain: Duration,
 ) -> Result<()> {
     let local_addr = listener.local_addr()?;
     let graceful = GracefulShutdown::new();
@@ -116,7 +114,7 @@ pub async fn serve(
     drop(listener);
     tokio::select! {
         _ = graceful.shutdown() => tracing::info!("all in-flight requests finished"),
-        _ = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("gave up waiting for in-flight requests after {DRAIN_TIMEOUT:?}"),
+        _ = tokio::time::sleep(drain) => tracing::warn!("gave up waiting for in-flight requests after {drain:?}"),
     }
     Ok(())
 }

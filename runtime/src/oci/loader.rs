@@ -28,6 +28,21 @@ pub fn load_app(
     files_root: &Path,
     name: &str,
 ) -> Result<LockedApp, OciError> {
+    load_app_with(manifest, cache, files_root, name, &Precompiled::new())
+}
+
+/// Component sources by digest that are machine code from the shim's own compiler (see
+/// [`crate::app::locked::LockedComponentSource::precompiled`]), kept outside the blob cache
+/// because their bytes no longer match the digest.
+pub(super) type Precompiled = std::collections::HashMap<String, PathBuf>;
+
+pub(super) fn load_app_with(
+    manifest: &OciImageManifest,
+    cache: &BlobCache,
+    files_root: &Path,
+    name: &str,
+    precompiled: &Precompiled,
+) -> Result<LockedApp, OciError> {
     let locked_layer =
         manifest
             .layers
@@ -47,7 +62,7 @@ pub fn load_app(
             }
         }
         let app = LockedApp::from_json(&cache.read(&layer.digest)?)?;
-        return resolve_locked(app, cache, files_root);
+        return resolve_locked(app, cache, files_root, precompiled);
     }
     let wasm: Vec<_> = manifest
         .layers
@@ -55,7 +70,7 @@ pub fn load_app(
         .filter(|l| l.media_type == WKG_WASM_MEDIA_TYPE || l.media_type == WASM_LAYER_MEDIA_TYPE)
         .collect();
     if let [only] = wasm.as_slice() {
-        return single_component(&only.digest, cache, name);
+        return single_component(&only.digest, cache, name, precompiled);
     }
     let fs_layers: Vec<_> = manifest
         .layers
@@ -122,14 +137,38 @@ fn cached_source(
     })
 }
 
+/// A component's code: its precompiled file when the shim has one, else the cached blob.
+fn component_source(
+    source: &mut LockedComponentSource,
+    cache: &BlobCache,
+    what: &str,
+    precompiled: &Precompiled,
+) -> Result<(), OciError> {
+    let compiled = source
+        .content
+        .digest
+        .as_ref()
+        .and_then(|d| precompiled.get(d));
+    match compiled {
+        Some(path) => {
+            source.content.source = Some(file_url(path)?);
+            source.content.inline = None;
+            source.precompiled = true;
+        }
+        None => source.content = cached_source(&source.content, cache, what)?,
+    }
+    Ok(())
+}
+
 fn resolve_locked(
     mut app: LockedApp,
     cache: &BlobCache,
     files_root: &Path,
+    precompiled: &Precompiled,
 ) -> Result<LockedApp, OciError> {
     for c in &mut app.components {
         let what = format!("component `{}` source", c.id);
-        c.source.content = cached_source(&c.source.content, cache, &what)?;
+        component_source(&mut c.source, cache, &what, precompiled)?;
         if c.files.is_empty() {
             continue;
         }
@@ -180,16 +219,22 @@ fn safe_relative(path: &str) -> Result<PathBuf, OciError> {
 }
 
 /// A bare component becomes an app serving every route, like `spin up -f app.wasm`.
-fn single_component(digest: &str, cache: &BlobCache, name: &str) -> Result<LockedApp, OciError> {
+fn single_component(
+    digest: &str,
+    cache: &BlobCache,
+    name: &str,
+    precompiled: &Precompiled,
+) -> Result<LockedApp, OciError> {
     let id = kebab(name.rsplit('/').next().unwrap_or(name));
-    let source = cached_source(
-        &ContentRef {
+    let mut source = LockedComponentSource {
+        content_type: "application/wasm".into(),
+        content: ContentRef {
             digest: Some(digest.into()),
             ..Default::default()
         },
-        cache,
-        "the Wasm layer",
-    )?;
+        precompiled: false,
+    };
+    component_source(&mut source, cache, "the Wasm layer", precompiled)?;
     let mut metadata = serde_json::Map::new();
     metadata.insert("name".into(), json!(id));
     metadata.insert("trigger".into(), json!({"type": "http"}));
@@ -203,10 +248,7 @@ fn single_component(digest: &str, cache: &BlobCache, name: &str) -> Result<Locke
         components: vec![LockedComponent {
             id: id.clone(),
             metadata: Default::default(),
-            source: LockedComponentSource {
-                content_type: "application/wasm".into(),
-                content: source,
-            },
+            source,
             env: Default::default(),
             files: Vec::new(),
             config: Default::default(),

@@ -7,6 +7,7 @@ pub mod assemble;
 pub mod auth;
 pub mod cache;
 pub mod client;
+pub mod layers;
 pub mod loader;
 
 pub use auth::Credentials;

@@ -191,6 +191,7 @@ mod tests {
             source: LockedComponentSource {
                 content_type: "application/wasm".into(),
                 content: Default::default(),
+                precompiled: false,
             },
             env: Default::default(),
             files: vec![],

@@ -5,8 +5,8 @@ use wasmtime::component::{Component, Linker};
 
 use crate::engine::SpinEngine;
 use crate::host::context::ComponentContext;
+use crate::host::guest;
 use crate::host::InstanceState;
-use crate::http::executor::explain_failure;
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -56,9 +56,7 @@ impl RedisHandler {
 
     /// Handles one payload; a guest `error` or a trap becomes `Err`.
     pub async fn handle(&self, payload: &[u8]) -> Result<()> {
-        let wasi = self.ctx.wasi_builder()?.build();
-        let limit = self.engine.config().max_instance_memory;
-        let mut store = self.engine.new_store(self.ctx.instance_state(wasi, limit));
+        let mut store = guest::new_store(&self.engine, &self.ctx)?;
         let result = async {
             let instance = self.pre.instantiate_async(&mut store).await?;
             instance
@@ -66,10 +64,8 @@ impl RedisHandler {
                 .call_handle_message(&mut store, &payload.to_vec())
                 .await
         }
-        .await
-        .map_err(anyhow::Error::from);
-        let outcome =
-            result.map_err(|e| explain_failure(e, store.data().memory_limit_exceeded(), limit))?;
-        outcome.map_err(|_| anyhow::anyhow!("handle-message returned its `error` result"))
+        .await;
+        guest::outcome(&self.engine, &store, result)?
+            .map_err(|_| anyhow::anyhow!("handle-message returned its `error` result"))
     }
 }

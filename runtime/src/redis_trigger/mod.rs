@@ -19,15 +19,13 @@ use dispatch::Dispatcher;
 use executor::RedisHandler;
 use subscriber::Subscriber;
 
-use crate::app::{content, LockedApp};
+use crate::app::LockedApp;
 use crate::engine::SpinEngine;
 use crate::host::context::ComponentContext;
 use crate::host::AppServices;
 
 /// Messages handled at once when nothing else is configured.
 pub const DEFAULT_CONCURRENCY: usize = 16;
-/// How long shutdown waits for in-flight handlers (as the HTTP trigger does).
-const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 pub struct RedisTrigger {
     servers: Vec<ServerPlan>,
@@ -90,8 +88,12 @@ impl RedisTrigger {
     }
 
     /// Consumes messages until `shutdown` resolves, then stops reading and
-    /// waits for in-flight handlers to finish.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<()> {
+    /// waits up to `drain` for in-flight handlers to finish.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()>,
+        drain: std::time::Duration,
+    ) -> Result<()> {
         let (stop_tx, stop) = watch::channel(false);
         let tasks: Vec<_> = self
             .subscribers
@@ -105,7 +107,7 @@ impl RedisTrigger {
         }
         tokio::select! {
             _ = self.dispatcher.drain() => tracing::info!("Redis trigger stopped; in-flight messages finished"),
-            _ = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("gave up waiting for in-flight Redis messages after {DRAIN_TIMEOUT:?}"),
+            _ = tokio::time::sleep(drain) => tracing::warn!("gave up waiting for in-flight Redis messages after {drain:?}"),
         }
         Ok(())
     }
@@ -134,7 +136,6 @@ fn prepare(
         .component(id)
         .with_context(|| format!("component `{id}` is not defined"))?;
     let ctx = ComponentContext::from_component(component, services)?;
-    let bytes = content::read(&component.source.content)?;
-    let compiled = engine.load_component(&bytes)?;
+    let compiled = crate::host::guest::load_component(engine, component)?;
     RedisHandler::new(engine, linker, ctx, &compiled)
 }

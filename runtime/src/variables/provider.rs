@@ -67,7 +67,11 @@ impl Provider {
     }
 
     /// Looks `name` up; `env` reads the process environment (injectable for tests).
-    pub(super) fn lookup(&self, name: &str, env: &EnvFn) -> Result<Option<String>, VariablesError> {
+    pub(super) fn lookup(
+        &self,
+        name: &str,
+        env: &EnvFn<'_>,
+    ) -> Result<Option<String>, VariablesError> {
         match self {
             Provider::Env { prefix, dotenv } => {
                 let key = env_name(prefix, name);
@@ -78,7 +82,7 @@ impl Provider {
     }
 }
 
-pub(super) type EnvFn = dyn Fn(&str) -> Result<Option<String>, VariablesError>;
+pub(super) type EnvFn<'a> = dyn Fn(&str) -> Result<Option<String>, VariablesError> + 'a;
 
 pub(super) fn process_env(key: &str) -> Result<Option<String>, VariablesError> {
     match std::env::var(key) {

@@ -29,11 +29,23 @@ impl Resolver {
         Self::with_env(app, providers, cli_values, &process_env)
     }
 
+    /// Like [`Self::new`], with `env` standing in for the process environment.
+    pub fn with_env_map(
+        app: &LockedApp,
+        providers: Vec<Provider>,
+        cli_values: BTreeMap<String, String>,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Self, VariablesError> {
+        Self::with_env(app, providers, cli_values, &|key: &str| {
+            Ok(env.get(key).cloned())
+        })
+    }
+
     pub(super) fn with_env(
         app: &LockedApp,
         providers: Vec<Provider>,
         cli_values: BTreeMap<String, String>,
-        env: &EnvFn,
+        env: &EnvFn<'_>,
     ) -> Result<Self, VariablesError> {
         for name in app.variables.keys() {
             validate_name(name, "[variables]")?;
@@ -195,7 +207,7 @@ fn resolve_one(
     var: &Variable,
     providers: &[Provider],
     cli: &BTreeMap<String, String>,
-    env: &EnvFn,
+    env: &EnvFn<'_>,
 ) -> Result<Option<String>, VariablesError> {
     if let Some(v) = cli.get(name) {
         return Ok(Some(v.clone()));

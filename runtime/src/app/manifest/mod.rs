@@ -328,6 +328,7 @@ impl Converter<'_> {
             source: LockedComponentSource {
                 content_type: "application/wasm".into(),
                 content: source,
+                precompiled: false,
             },
             env: c.environment,
             files,

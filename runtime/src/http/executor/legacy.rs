@@ -5,8 +5,9 @@ use anyhow::{anyhow, Result};
 use http_body_util::BodyExt;
 use wasmtime::component::InstancePre;
 
-use super::{explain_failure, full_body, Body, ComponentContext, Invocation};
+use super::{full_body, Body, ComponentContext, Invocation};
 use crate::engine::SpinEngine;
+use crate::host::guest;
 use crate::host::InstanceState;
 
 mod bindings {
@@ -70,9 +71,7 @@ impl LegacyExecutor {
             body: Some(body.to_vec()),
         };
 
-        let wasi = self.ctx.wasi_builder()?.build();
-        let limit = self.engine.config().max_instance_memory;
-        let mut store = self.engine.new_store(self.ctx.instance_state(wasi, limit));
+        let mut store = guest::new_store(&self.engine, &self.ctx)?;
         let result = async {
             let instance = self.pre.instantiate_async(&mut store).await?;
             instance
@@ -80,10 +79,8 @@ impl LegacyExecutor {
                 .call_handle_request(&mut store, &request)
                 .await
         }
-        .await
-        .map_err(anyhow::Error::from);
-        let response =
-            result.map_err(|e| explain_failure(e, store.data().memory_limit_exceeded(), limit))?;
+        .await;
+        let response = guest::outcome(&self.engine, &store, result)?;
         to_hyper(response)
     }
 }

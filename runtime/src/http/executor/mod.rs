@@ -81,11 +81,11 @@ impl Executor {
     pub fn wagi(
         engine: &SpinEngine,
         ctx: ComponentContext,
-        bytes: &[u8],
+        module: wasmtime::Module,
         cfg: crate::http::config::WagiConfig,
     ) -> Result<Self> {
         Ok(Executor::Wagi(wagi::WagiExecutor::new(
-            engine, ctx, bytes, cfg,
+            engine, ctx, module, cfg,
         )?))
     }
 
@@ -105,20 +105,4 @@ fn export_names(engine: &SpinEngine, component: &Component) -> Vec<String> {
         .exports(engine.wasmtime())
         .map(|(name, _)| name.to_string())
         .collect()
-}
-
-/// Adds what the user should know about a failed invocation (memory limit hit).
-pub(crate) fn explain_failure(
-    err: anyhow::Error,
-    memory_exceeded: bool,
-    limit: Option<usize>,
-) -> anyhow::Error {
-    if memory_exceeded {
-        let limit = limit.map(|l| format!(" of {l} bytes")).unwrap_or_default();
-        err.context(format!(
-            "the guest tried to grow its memory past the limit{limit} (raise it with --max-instance-memory / SPIN_MAX_INSTANCE_MEMORY)"
-        ))
-    } else {
-        err
-    }
 }

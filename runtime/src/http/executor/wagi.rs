@@ -2,12 +2,13 @@
 //! request data in env vars, response headers and body on stdout.
 
 use anyhow::{anyhow, bail, Context, Result};
-use wasmtime::{InstancePre, Linker};
+use wasmtime::{InstancePre, Linker, Module};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 
-use super::{explain_failure, full_body, Body, ComponentContext, Invocation};
-use crate::engine::{classify, HasLimiter, MemoryLimiter, SpinEngine, WasmKind};
+use super::{full_body, Body, ComponentContext, Invocation};
+use crate::engine::{HasLimiter, MemoryLimiter, SpinEngine};
+use crate::host::guest::explain_failure;
 use crate::http::config::WagiConfig;
 
 /// Largest response a Wagi guest may print.
@@ -44,13 +45,9 @@ impl WagiExecutor {
     pub fn new(
         engine: &SpinEngine,
         ctx: ComponentContext,
-        bytes: &[u8],
+        module: Module,
         cfg: WagiConfig,
     ) -> Result<Self> {
-        if classify(bytes) == WasmKind::Component {
-            bail!("the Wagi executor runs WASI command modules (wasm32-wasi), but this is a component; remove `executor = {{ type = \"wagi\" }}` to run it as an HTTP component");
-        }
-        let module = engine.load_module(bytes)?;
         if module.get_export(&cfg.entrypoint).is_none() {
             bail!(
                 "the module has no export `{}` to use as the Wagi entrypoint; set `executor = {{ type = \"wagi\", entrypoint = \"...\" }}`",

@@ -10,8 +10,9 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::types::{HostIncomingRequest, HostResponseOutparam};
 use wasmtime_wasi_http::WasiHttpView;
 
-use super::{explain_failure, Body, ComponentContext, Invocation};
+use super::{Body, ComponentContext, Invocation};
 use crate::engine::SpinEngine;
+use crate::host::guest;
 use crate::host::InstanceState;
 
 pub struct WasiHttpExecutor {
@@ -76,9 +77,7 @@ where
         + 'static,
     Fut: Future<Output = (wasmtime::Result<()>, Store<InstanceState>)> + Send + 'static,
 {
-    let wasi = ctx.wasi_builder()?.build();
-    let limit = engine.config().max_instance_memory;
-    let mut store = engine.new_store(ctx.instance_state(wasi, limit));
+    let mut store = guest::new_store(engine, ctx)?;
     let scheme = if inv.scheme == "https" {
         Scheme::Https
     } else {
@@ -90,12 +89,10 @@ where
         .new_incoming_request(scheme, inv.request)?;
     let (tx, rx) = tokio::sync::oneshot::channel();
     let outparam = store.data_mut().http().new_response_outparam(tx)?;
+    let engine = engine.clone();
     let task = tokio::spawn(async move {
         let (result, store) = call(store, request, outparam).await;
-        let exceeded = store.data().memory_limit_exceeded();
-        result
-            .map_err(anyhow::Error::from)
-            .map_err(|e| explain_failure(e, exceeded, limit))
+        guest::outcome(&engine, &store, result)
     });
     match rx.await {
         Ok(Ok(response)) => Ok(response),
