@@ -64,7 +64,9 @@
 //! (where temp dirs go).
 
 mod certs;
+pub mod containerd;
 mod process;
+pub mod registry;
 mod tools;
 
 use std::ffi::OsString;

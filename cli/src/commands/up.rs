@@ -7,10 +7,15 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use spinkube_runtime::app::{load_manifest_file, LoadOptions};
-use spinkube_runtime::engine::{EngineConfig, SpinEngine};
-use spinkube_runtime::http::{server, HttpTrigger};
-use spinkube_runtime::redis_trigger::{self, RedisTrigger};
-use spinkube_runtime::services::{self, ServiceOptions};
+use spinkube_runtime::engine::EngineConfig;
+use spinkube_runtime::host::AppServices;
+use spinkube_runtime::http::server;
+use spinkube_runtime::launch::{
+    termination_signal, AppHost, HttpListener, LaunchOptions, DEFAULT_DRAIN_TIMEOUT,
+};
+use spinkube_runtime::redis_trigger;
+use spinkube_runtime::services::ServiceOptions;
+use spinkube_runtime::units::{parse_bytes, parse_duration};
 
 #[derive(Args, Debug)]
 pub struct UpArgs {
@@ -120,98 +125,47 @@ async fn up(args: UpArgs) -> Result<()> {
     for c in &mut app.components {
         c.env.extend(args.env.iter().cloned());
     }
-    let prepared = services::prepare(
+    let host = AppHost::build(
         &app,
-        &ServiceOptions {
-            runtime_config_file: args.runtime_config_file.clone(),
-            state_dir: args.state_dir.clone(),
-            app_dir: Some(app_dir),
-            variables: args.variables.iter().cloned().collect(),
+        &LaunchOptions {
+            services: ServiceOptions {
+                runtime_config_file: args.runtime_config_file.clone(),
+                state_dir: args.state_dir.clone(),
+                app_dir: Some(app_dir),
+                variables: args.variables.iter().cloned().collect(),
+                env: None,
+            },
+            engine: EngineConfig {
+                pooling: !args.disable_pooling,
+                cache_dir: if args.disable_cache {
+                    None
+                } else {
+                    args.cache_dir
+                        .clone()
+                        .or_else(spinkube_runtime::engine::default_cache_dir)
+                },
+                max_instance_memory: args.max_instance_memory,
+                execution_timeout: args.request_timeout,
+            },
+            redis_concurrency: args.redis_concurrency,
         },
     )?;
-    seed_stores(&prepared, &args).await?;
-    let engine = SpinEngine::new(EngineConfig {
-        pooling: !args.disable_pooling,
-        cache_dir: if args.disable_cache {
-            None
-        } else {
-            args.cache_dir
-                .clone()
-                .or_else(spinkube_runtime::engine::default_cache_dir)
-        },
-        max_instance_memory: args
-            .max_instance_memory
-            .or(prepared.runtime_config.max_instance_memory),
-        execution_timeout: args.request_timeout,
-    })?;
-    let has = |ty: &str| app.triggers.iter().any(|t| t.trigger_type == ty);
-    // Build (compile, validate) every trigger before serving anything.
-    // One signal stops both triggers; each then drains its in-flight work.
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
+    seed_stores(host.services(), &args).await?;
+    let listener = match host.serves_http() {
+        true => Some(bind_http(&host, &args).await?),
+        false => None,
     };
-    let redis = if has("redis") {
-        Some(RedisTrigger::new(
-            &app,
-            &engine,
-            prepared.services.clone(),
-            args.redis_concurrency,
-        )?)
-    } else {
-        None
-    };
-    let http = if has("http") || redis.is_none() {
-        Some(start_http(&app, &engine, &prepared, &args, stopped(stop_rx.clone())).await?)
-    } else {
-        None
-    };
-    if let Some(redis) = &redis {
-        print_channels(redis);
-    }
+    print_channels(host.redis_servers());
     use std::io::Write;
     std::io::stdout().flush().ok();
-
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        let _ = stop_tx.send(true);
-    });
-    let http_run = async {
-        match http {
-            Some(serve) => serve.await,
-            None => Ok(()),
-        }
-    };
-    let redis_run = async {
-        match redis {
-            Some(redis) => redis.run(stopped(stop_rx.clone())).await,
-            None => Ok(()),
-        }
-    };
-    let (http_result, redis_result) = tokio::join!(http_run, redis_run);
-    http_result?;
-    redis_result?;
+    host.run(listener, termination_signal(), DEFAULT_DRAIN_TIMEOUT)
+        .await?;
     let _ = std::fs::remove_dir_all(&files_root);
     Ok(())
 }
 
-/// Builds the HTTP trigger, binds the listener and prints `Serving ...` and the routes;
-/// the returned future serves until `shutdown`.
-/// An app without HTTP triggers still gets here when it has no Redis ones either,
-/// so the user sees the HTTP trigger's error about it.
-async fn start_http(
-    app: &spinkube_runtime::app::LockedApp,
-    engine: &SpinEngine,
-    prepared: &services::Prepared,
-    args: &UpArgs,
-    shutdown: impl std::future::Future<Output = ()>,
-) -> Result<impl std::future::Future<Output = Result<()>>> {
-    if !app.triggers.iter().any(|t| t.trigger_type == "http") {
-        anyhow::bail!(
-            "the app has no triggers; add a [[trigger.http]] or [[trigger.redis]] section"
-        );
-    }
-    let trigger = HttpTrigger::new(app, engine, prepared.services.clone())?;
+/// Binds the listener and prints `Serving ...` and the routes, as `spin up` does.
+async fn bind_http(host: &AppHost, args: &UpArgs) -> Result<HttpListener> {
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(server::tls_acceptor(cert, key)?),
         _ => None,
@@ -225,17 +179,17 @@ async fn start_http(
     println!("Serving {scheme}://{local}");
     if !args.quiet {
         println!("Available Routes:");
-        for r in trigger.routes() {
+        for r in host.routes() {
             let wildcard = if r.wildcard { " (wildcard)" } else { "" };
             println!("  {}: {scheme}://{local}{}{wildcard}", r.label, r.path);
         }
     }
-    Ok(server::serve(trigger, listener, tls, shutdown))
+    Ok(HttpListener { listener, tls })
 }
 
 /// Like `spin up`: `Active Channels on HOST:PORT:` then `\tHOST:PORT/CHANNEL: [components]`.
-fn print_channels(redis: &RedisTrigger) {
-    for server in redis.servers() {
+fn print_channels(servers: &[redis_trigger::ServerPlan]) {
+    for server in servers {
         let addr = redis_trigger::display_address(&server.address);
         println!("Active Channels on {addr}:");
         for (channel, components) in &server.channels {
@@ -245,10 +199,9 @@ fn print_channels(redis: &RedisTrigger) {
 }
 
 /// `--key-value` and `--sqlite`: data the app should find when it starts.
-async fn seed_stores(prepared: &services::Prepared, args: &UpArgs) -> Result<()> {
+async fn seed_stores(services: &AppServices, args: &UpArgs) -> Result<()> {
     if !args.key_values.is_empty() {
-        let store = prepared
-            .services
+        let store = services
             .key_value
             .get("default")
             .context("--key-value needs the `default` key-value store")?;
@@ -265,8 +218,7 @@ async fn seed_stores(prepared: &services::Prepared, args: &UpArgs) -> Result<()>
                 .with_context(|| format!("--sqlite: reading {file}"))?,
             None => statement.clone(),
         };
-        prepared
-            .services
+        services
             .sqlite
             .execute("default", &sql)
             .await
@@ -299,21 +251,6 @@ async fn resolve(listen: &str) -> Result<SocketAddr> {
         .with_context(|| format!("listen address {listen:?} resolves to nothing"))
 }
 
-async fn shutdown_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        _ = term.recv() => {},
-    }
-    tracing::info!("shutting down: finishing in-flight requests");
-}
-
 fn tempfile_dir() -> Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("spinkube-up-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -332,58 +269,5 @@ fn parse_concurrency(s: &str) -> Result<usize, String> {
         _ => Err(format!(
             "invalid --redis-concurrency {s:?}; use a whole number of at least 1"
         )),
-    }
-}
-
-/// Bytes with optional binary suffix: `1048576`, `64Mi`, `1Gi`, `512Ki`.
-pub fn parse_bytes(s: &str) -> Result<usize, String> {
-    let (num, mult) = [
-        ("Ki", 1usize << 10),
-        ("Mi", 1 << 20),
-        ("Gi", 1 << 30),
-        ("K", 1000),
-        ("M", 1_000_000),
-        ("G", 1_000_000_000),
-    ]
-    .iter()
-    .find_map(|(suffix, m)| s.strip_suffix(suffix).map(|n| (n, *m)))
-    .unwrap_or((s, 1));
-    num.trim()
-        .parse::<usize>()
-        .ok()
-        .and_then(|n| n.checked_mul(mult))
-        .ok_or_else(|| format!("invalid size {s:?}; use bytes or a suffix like 64Mi"))
-}
-
-/// `30s`, `500ms`, `2m`, or plain seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let err = || format!("invalid duration {s:?}; use e.g. 30s, 500ms or 2m");
-    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let n: f64 = num.parse().map_err(|_| err())?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        _ => return Err(err()),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|_| err())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_and_durations() {
-        assert_eq!(parse_bytes("1024"), Ok(1024));
-        assert_eq!(parse_bytes("64Mi"), Ok(64 << 20));
-        assert!(parse_bytes("lots").is_err());
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert!(parse_duration("soon").is_err());
     }
 }

@@ -3,7 +3,8 @@
 #![allow(dead_code)]
 
 pub mod redis;
-pub mod registry;
+#[allow(unused_imports)] // not every suite pushes to a registry
+pub use spinkube_testenv::registry;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};

@@ -1,15 +1,16 @@
 //! A real CNCF distribution registry (Debian package `docker-registry`) on a free loopback port,
 //! optionally behind htpasswd basic auth. Its request log is kept so tests can count requests.
 //!
-//! ```ignore
-//! let reg = Registry::start();                       // anonymous
-//! let reg = Registry::start_with_auth("alice", "pw"); // htpasswd (needs `htpasswd`, apache2-utils)
-//! reg.reference("hello:v1")                           // "127.0.0.1:PORT/hello:v1"
-//! reg.blob_path("sha256:...")                         // the blob's file in the storage dir
-//! reg.stop(); reg.restart();
+//! ```no_run
+//! use spinkube_testenv::registry::Registry;
+//!
+//! let _open = Registry::start(); // anonymous
+//! let mut reg = Registry::start_with_auth("alice", "pw"); // htpasswd (apache2-utils)
+//! let image = reg.reference("hello:v1"); // "127.0.0.1:PORT/hello:v1"
+//! let blob = reg.blob_path("sha256:..."); // the blob's file in the storage dir
+//! reg.stop();
+//! reg.restart();
 //! ```
-
-#![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
