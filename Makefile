@@ -5,7 +5,7 @@ LISTEN ?= 127.0.0.1:3000
 RUN_APP ?= examples/python-http
 TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 
-.PHONY: all build tools examples run test lint unit e2e bench clean
+.PHONY: all build tools examples run test lint unit e2e e2e-shim shim-tools bench clean
 
 all: build
 
@@ -34,11 +34,21 @@ unit:
 e2e: examples
 	$(CARGO) test -p spinkube-cli --test '*'
 
-test: examples lint
+# Node tools for the shim suite: containerd 2.x, ctr, crictl (built with Go, cached by version),
+# runc and CNI plugins (Debian).
+shim-tools:
+	bash e2e/containerd/build-tools.sh >/dev/null
+
+# The containerd shim on a real containerd: ctr and CRI (crictl) paths, Redis, faults.
+e2e-shim: examples shim-tools
+	$(CARGO) build --workspace --bins
+	$(CARGO) test -p spinkube-shim
+
+test: examples shim-tools lint
 	$(CARGO) test --workspace
 
-bench: examples
-	$(CARGO) build --release -p spinkube-cli -p spinkube-operator -p spinkube-bench
+bench: examples shim-tools
+	$(CARGO) build --release -p spinkube-cli -p spinkube-operator -p spinkube-shim -p spinkube-bench
 	$(TARGET_DIR)/release/spinkube-bench
 
 clean:

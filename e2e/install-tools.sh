@@ -34,7 +34,9 @@ mkdir -p "$SPINKUBE_TOOLS_DIR"
 pkg_installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
 
 log "apt packages"
-APT_WANT=(clang lld wasi-libc libclang-rt-dev-wasm32 redis-server docker-registry apache2-utils)
+# libseccomp-dev, pkg-config, protobuf-compiler: building the shim (youki's libcontainer, containerd API bindings).
+APT_WANT=(clang lld wasi-libc libclang-rt-dev-wasm32 redis-server docker-registry apache2-utils
+    libseccomp-dev pkg-config protobuf-compiler)
 APT_MISSING=()
 for p in "${APT_WANT[@]}"; do
     if pkg_installed "$p"; then skip "$p"; else APT_MISSING+=("$p"); fi
@@ -68,9 +70,9 @@ if [ "${#APT_MISSING[@]}" -gt 0 ]; then
     [ "$(id -u)" = 0 ] || die "need root to apt-get install: ${APT_MISSING[*]}"
     log "apt-get update (missing: ${APT_MISSING[*]})"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q
+    apt-get update -q -o DPkg::Lock::Timeout=600
     log "apt-get install ${APT_MISSING[*]}"
-    apt-get install -y -q --no-install-recommends "${APT_MISSING[@]}"
+    apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends "${APT_MISSING[@]}"
 fi
 
 # ---------------------------------------------------------------- python

@@ -1,0 +1,209 @@
+//! The container's environment (from the OCI bundle, not the shim's own process env) turned
+//! into run settings: the env vars SpinKube's operator and users set on a Spin container.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{anyhow, Result};
+use spinkube_runtime::app::{retain::parse_component_list, LockedApp};
+use spinkube_runtime::launch::DEFAULT_DRAIN_TIMEOUT;
+use spinkube_runtime::redis_trigger::DEFAULT_CONCURRENCY;
+use spinkube_runtime::units::{parse_bytes, parse_duration};
+use spinkube_runtime::variables::DEFAULT_ENV_PREFIX;
+
+/// Where SpinKube mounts the runtime config Secret.
+pub const RUNTIME_CONFIG_PATH: &str = "/runtime-config.toml";
+/// An ordinary image carries its app here.
+pub const MANIFEST_PATH: &str = "/spin.toml";
+const DEFAULT_LISTEN: &str = "0.0.0.0:80";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// `SPIN_HTTP_LISTEN_ADDR`.
+    pub listen: String,
+    /// `SPIN_TLS_CERT` and `SPIN_TLS_KEY`.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// `SPIN_MAX_INSTANCE_MEMORY` (bytes; `64Mi` style suffixes allowed).
+    pub max_instance_memory: Option<usize>,
+    /// `SPIN_COMPONENTS_TO_RETAIN` (selective deployment).
+    pub components_to_retain: Option<Vec<String>>,
+    /// `RUNTIME_CONFIG_FILE`; else `/runtime-config.toml` when present.
+    pub runtime_config_file: Option<PathBuf>,
+    /// `SPINKUBE_REQUEST_TIMEOUT`: stop a guest that runs longer for one request.
+    pub request_timeout: Option<Duration>,
+    /// `SPINKUBE_DRAIN_TIMEOUT`: how long SIGTERM waits for in-flight work.
+    pub drain_timeout: Duration,
+    /// `SPINKUBE_REDIS_CONCURRENCY`: Redis messages in flight.
+    pub redis_concurrency: usize,
+}
+
+/// `KEY=VALUE` entries as the OCI spec lists them; a later entry wins, as in a process env.
+pub fn env_map(envs: &[String]) -> BTreeMap<String, String> {
+    envs.iter()
+        .map(|e| match e.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (e.clone(), String::new()),
+        })
+        .collect()
+}
+
+impl Settings {
+    /// `runtime_config_present`: whether [`RUNTIME_CONFIG_PATH`] exists in the container.
+    pub fn from_env(env: &BTreeMap<String, String>, runtime_config_present: bool) -> Result<Self> {
+        let get = |k: &str| env.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let bad = |k: &str, e: String| anyhow!("environment variable {k}: {e}");
+        let tls = match (get("SPIN_TLS_CERT"), get("SPIN_TLS_KEY")) {
+            (Some(c), Some(k)) => Some((PathBuf::from(c), PathBuf::from(k))),
+            (None, None) => None,
+            _ => {
+                return Err(anyhow!(
+                    "SPIN_TLS_CERT and SPIN_TLS_KEY must be set together; set both or neither"
+                ))
+            }
+        };
+        let duration = |k: &str| {
+            get(k)
+                .map(|v| parse_duration(v).map_err(|e| bad(k, e)))
+                .transpose()
+        };
+        let redis_concurrency = match get("SPINKUBE_REDIS_CONCURRENCY") {
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if n >= 1 => n,
+                _ => {
+                    return Err(bad(
+                        "SPINKUBE_REDIS_CONCURRENCY",
+                        format!("{v:?} is not a whole number of at least 1"),
+                    ))
+                }
+            },
+            None => DEFAULT_CONCURRENCY,
+        };
+        Ok(Self {
+            listen: get("SPIN_HTTP_LISTEN_ADDR")
+                .unwrap_or(DEFAULT_LISTEN)
+                .to_string(),
+            tls,
+            max_instance_memory: get("SPIN_MAX_INSTANCE_MEMORY")
+                .map(|v| parse_bytes(v).map_err(|e| bad("SPIN_MAX_INSTANCE_MEMORY", e)))
+                .transpose()?,
+            components_to_retain: get("SPIN_COMPONENTS_TO_RETAIN").and_then(parse_component_list),
+            runtime_config_file: get("RUNTIME_CONFIG_FILE")
+                .map(PathBuf::from)
+                .or_else(|| runtime_config_present.then(|| PathBuf::from(RUNTIME_CONFIG_PATH))),
+            request_timeout: duration("SPINKUBE_REQUEST_TIMEOUT")?,
+            drain_timeout: duration("SPINKUBE_DRAIN_TIMEOUT")?.unwrap_or(DEFAULT_DRAIN_TIMEOUT),
+            redis_concurrency,
+        })
+    }
+}
+
+/// As SpinKube's shim does: a container env var named like an app variable, upper-cased
+/// (`API_KEY` for `api_key`), also supplies it, unless `SPIN_VARIABLE_API_KEY` is set.
+pub fn with_plain_variable_names(
+    mut env: BTreeMap<String, String>,
+    app: &LockedApp,
+) -> BTreeMap<String, String> {
+    for name in app.variables.keys() {
+        let plain = name.to_ascii_uppercase();
+        let prefixed = format!("{DEFAULT_ENV_PREFIX}_{plain}");
+        if env.contains_key(&prefixed) {
+            continue;
+        }
+        if let Some(v) = env.get(&plain).cloned() {
+            env.insert(prefixed, v);
+        }
+    }
+    env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[&str]) -> BTreeMap<String, String> {
+        env_map(&pairs.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn defaults_match_spinkube() {
+        let s = Settings::from_env(&env(&["PATH=/bin"]), false).unwrap();
+        assert_eq!(s.listen, "0.0.0.0:80");
+        assert_eq!(s.tls, None);
+        assert_eq!(s.max_instance_memory, None);
+        assert_eq!(s.components_to_retain, None);
+        assert_eq!(s.runtime_config_file, None);
+        assert_eq!(s.drain_timeout, DEFAULT_DRAIN_TIMEOUT);
+        assert!(
+            s.drain_timeout < Duration::from_secs(30),
+            "must beat the kubelet's grace period"
+        );
+        let s = Settings::from_env(&env(&[]), true).unwrap();
+        assert_eq!(
+            s.runtime_config_file,
+            Some(PathBuf::from(RUNTIME_CONFIG_PATH))
+        );
+    }
+
+    #[test]
+    fn operator_env_is_honoured() {
+        let s = Settings::from_env(
+            &env(&[
+                "SPIN_HTTP_LISTEN_ADDR=0.0.0.0:8080",
+                "SPIN_MAX_INSTANCE_MEMORY=67108864",
+                "SPIN_COMPONENTS_TO_RETAIN=a,b",
+                "RUNTIME_CONFIG_FILE=/etc/rc.toml",
+                "SPINKUBE_DRAIN_TIMEOUT=5s",
+                "SPINKUBE_REQUEST_TIMEOUT=500ms",
+                "SPINKUBE_REDIS_CONCURRENCY=1",
+                "SPIN_TLS_CERT=/c.pem",
+                "SPIN_TLS_KEY=/k.pem",
+            ]),
+            true,
+        )
+        .unwrap();
+        assert_eq!(s.listen, "0.0.0.0:8080");
+        assert_eq!(s.max_instance_memory, Some(64 << 20));
+        assert_eq!(s.components_to_retain, Some(vec!["a".into(), "b".into()]));
+        assert_eq!(s.runtime_config_file, Some(PathBuf::from("/etc/rc.toml")));
+        assert_eq!(s.drain_timeout, Duration::from_secs(5));
+        assert_eq!(s.request_timeout, Some(Duration::from_millis(500)));
+        assert_eq!(s.redis_concurrency, 1);
+        assert_eq!(s.tls, Some(("/c.pem".into(), "/k.pem".into())));
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (e, expected) in [
+            ("SPIN_MAX_INSTANCE_MEMORY=lots", "SPIN_MAX_INSTANCE_MEMORY"),
+            ("SPINKUBE_DRAIN_TIMEOUT=soon", "SPINKUBE_DRAIN_TIMEOUT"),
+            ("SPINKUBE_REDIS_CONCURRENCY=0", "SPINKUBE_REDIS_CONCURRENCY"),
+            ("SPIN_TLS_CERT=/c.pem", "SPIN_TLS_KEY"),
+        ] {
+            let err = Settings::from_env(&env(&[e]), false)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(expected), "{e}: {err}");
+        }
+    }
+
+    #[test]
+    fn plain_env_names_supply_app_variables() {
+        let app = LockedApp::from_json(
+            br#"{"spin_lock_version": 0, "triggers": [], "components": [],
+                "variables": {"api_key": {}, "greeting": {}, "other": {"default": "x"}}}"#,
+        )
+        .unwrap();
+        let out = with_plain_variable_names(
+            env(&[
+                "API_KEY=plain",
+                "GREETING=plain",
+                "SPIN_VARIABLE_GREETING=prefixed",
+            ]),
+            &app,
+        );
+        assert_eq!(out["SPIN_VARIABLE_API_KEY"], "plain");
+        assert_eq!(out["SPIN_VARIABLE_GREETING"], "prefixed");
+        assert!(!out.contains_key("SPIN_VARIABLE_OTHER"));
+    }
+}
