@@ -4,6 +4,7 @@
 mod oci_bench;
 mod operator_bench;
 mod redis_bench;
+mod shim_bench;
 
 use std::convert::Infallible;
 use std::io::{BufRead, BufReader};
@@ -45,6 +46,18 @@ fn main() -> Result<()> {
         return operator_bench::run(&sibling_binary("spin-operator")?, &root);
     }
     let spinkube = sibling_binary("spinkube")?;
+    // `spinkube-bench shim`: only the containerd shim figures.
+    if args.get(1).map(String::as_str) == Some("shim") {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        let app = root.join("examples/rust-http");
+        let fresh = tempdir("bench-cold")?;
+        let cold = cold_start(&rt, &spinkube, &app, &fresh)?;
+        let warm = cold_start(&rt, &spinkube, &app, &fresh)?;
+        let _ = std::fs::remove_dir_all(&fresh);
+        return shim_bench::run(&spinkube, &shim_dir()?, &app, cold, warm);
+    }
     let app = args
         .get(1)
         .map(PathBuf::from)
@@ -101,6 +114,9 @@ fn main() -> Result<()> {
         ms(warm2)
     );
     let _ = std::fs::remove_dir_all(&fresh);
+
+    println!();
+    shim_bench::run(&spinkube, &shim_dir()?, &app, cold, warm)?;
 
     println!();
     key_value(&rt, &spinkube, &root, &cache)?;
@@ -490,6 +506,12 @@ fn sibling_binary(name: &str) -> Result<PathBuf> {
         );
     }
     Ok(path)
+}
+
+/// Where the release shim binary is (it must be on containerd's PATH).
+fn shim_dir() -> Result<PathBuf> {
+    let shim = sibling_binary("containerd-shim-spin-v2")?;
+    Ok(shim.parent().context("shim dir")?.to_path_buf())
 }
 
 fn tempdir(prefix: &str) -> Result<PathBuf> {

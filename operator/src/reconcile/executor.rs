@@ -19,8 +19,10 @@ use crate::api::{SpinApp, SpinAppExecutor};
 use crate::labels::FINALIZER;
 
 /// While the finalizer is held, look again now and then: a SpinApp moved to another executor
-/// triggers only its new executor.
-const RECHECK: Duration = Duration::from_secs(300);
+/// triggers only its new executor, and the SpinApp cache this controller reads belongs to the app
+/// controller, so a delete event can arrive here before that cache has dropped the app (then the
+/// finalizer stays until this recheck; seen as a 60 s timeout in the helm uninstall test).
+const RECHECK: Duration = Duration::from_secs(20);
 
 /// What to do with an executor's finalizer.
 #[derive(Clone, Debug, PartialEq, Eq)]
