@@ -3,17 +3,19 @@
 # caches them by version (see shared/TESTENV.md "Kubernetes"): kube-apiserver
 # alone takes 6-13 minutes on 2 cores, so a cached build is reused.
 #
-# Builds kube-apiserver, kube-controller-manager, kube-scheduler and kubectl;
-# re-running builds only the ones missing from the cache.
+# Builds kube-apiserver, kube-controller-manager, kube-scheduler and kubectl, or
+# the binaries named in KUBE_BINS (the node: kubelet kube-proxy); re-running
+# builds only the ones missing from the cache.
 #
 #   e2e/k8s/build-kube.sh            # prints the bin dir on stdout
 #   KUBE_VERSION=v1.34.4 e2e/k8s/build-kube.sh
+#   KUBE_BINS="kubelet kube-proxy" e2e/k8s/build-kube.sh
 set -euo pipefail
 
 KUBE_VERSION="${KUBE_VERSION:-v1.34.4}"
 CACHE="${SPINKUBE_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/spinkube/tools}/kube-$KUBE_VERSION"
 BIN="$CACHE/bin"
-WANT=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+read -r -a WANT <<< "${KUBE_BINS:-kube-apiserver kube-controller-manager kube-scheduler kubectl}"
 
 have_all() { for b in "${WANT[@]}"; do [ -x "$BIN/$b" ] || return 1; done; }
 if have_all; then echo "$BIN"; exit 0; fi
@@ -47,6 +49,8 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 	_ "k8s.io/kubernetes/cmd/kubectl"
+	_ "k8s.io/kubernetes/cmd/kubelet"
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
 )
 GO
 GOFLAGS=-mod=mod go mod tidy -e >&2 || true

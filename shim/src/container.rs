@@ -32,9 +32,12 @@ impl Sandbox for SpinSandbox {
         match run(ctx, env).await {
             Ok(()) => Ok(0),
             Err(e) => {
-                // The last line of the container log: what `kubectl logs` and the operator's
-                // PodsNotStarting condition show.
-                eprintln!("Error: {e:#}");
+                // The last line of the container log (`kubectl logs`), and the container's
+                // termination message, which the kubelet puts in the Pod's status and the
+                // operator in the SpinApp's Ready condition.
+                let message = format!("Error: {e:#}");
+                eprintln!("{message}");
+                write_termination_message(&message);
                 Ok(1)
             }
         }
@@ -43,6 +46,21 @@ impl Sandbox for SpinSandbox {
     async fn can_handle(&self, _ctx: &impl RuntimeContext) -> Result<()> {
         // Layers or /spin.toml: `run` says which is missing.
         Ok(())
+    }
+}
+
+/// Where the kubelet bind-mounts a container's termination message file (the Pod's default
+/// `terminationMessagePath`); absent outside Kubernetes.
+const TERMINATION_MESSAGE_PATH: &str = "/dev/termination-log";
+
+fn write_termination_message(message: &str) {
+    if Path::new(TERMINATION_MESSAGE_PATH).exists() {
+        // The kubelet reads at most 4 KiB of it.
+        let mut end = message.len().min(4096);
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        let _ = std::fs::write(TERMINATION_MESSAGE_PATH, &message[..end]);
     }
 }
 

@@ -54,6 +54,7 @@ fn a_spin_pod_answers_on_its_pod_ip() {
         registry: Some(reg.host()),
         pod_subnet: Some(subnet.clone()),
         sandbox_image: Some(PAUSE_IMAGE.into()),
+        ..Options::default()
     });
     let archive = pause_image_archive();
     let status = ctd

