@@ -181,7 +181,20 @@ impl Cluster {
             "90s",
         ])
         .map_err(|e| anyhow::anyhow!("{e:#}\n{}", self.diagnostics(OPERATOR_NAMESPACE)))?;
-        Ok(())
+        // Ready is not yet reachable: wait until the API server gets through to the webhooks
+        // (a server-side dry run of a SpinApp is admitted or denied by them, not refused).
+        let probe = "apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinApp\nmetadata:\n  name: webhook-probe\n  namespace: spinkube-system\nspec:\n  image: probe\n  replicas: 1\n";
+        let started = Instant::now();
+        loop {
+            match self.kubectl_stdin(&["apply", "--dry-run=server", "-f", "-"], probe) {
+                Ok(_) => return Ok(()),
+                Err(e) if !format!("{e:#}").contains("failed calling webhook") => return Ok(()),
+                Err(e) if started.elapsed() > Duration::from_secs(60) => {
+                    bail!("the operator's webhooks do not answer: {e:#}")
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(250)),
+            }
+        }
     }
 
     /// Pods, events and the node's logs: what a failed wait should print.

@@ -16,6 +16,17 @@ use spinkube_e2e::Cluster;
 
 const READY_LIMIT: Duration = Duration::from_secs(180);
 
+const EXECUTOR: &str = "apiVersion: core.spinkube.dev/v1alpha1
+kind: SpinAppExecutor
+metadata:
+  name: containerd-shim-spin
+spec:
+  createDeployment: true
+  deploymentConfig:
+    runtimeClassName: wasmtime-spin-v2
+    installDefaultCACerts: true
+";
+
 fn cluster() -> &'static Cluster {
     Cluster::shared()
 }
@@ -24,8 +35,12 @@ fn cluster() -> &'static Cluster {
 struct Namespace(String);
 
 impl Namespace {
+    /// A fresh namespace with the `containerd-shim-spin` executor (executors are namespaced; the
+    /// chart makes one in the namespaces its values list).
     fn new(prefix: &str) -> Namespace {
-        Namespace(cluster().cp.create_namespace(prefix).expect("namespace"))
+        let ns = Namespace(cluster().cp.create_namespace(prefix).expect("namespace"));
+        ns.apply(EXECUTOR);
+        ns
     }
     fn kubectl(&self, args: &[&str]) -> String {
         let mut all = vec!["-n", &self.0];

@@ -117,7 +117,10 @@ impl Containerd {
                     "plugins": [
                         {"type": "bridge", "bridge": bridge, "isGateway": true, "ipMasq": false,
                          "hairpinMode": true,
+                         // The default route (via the bridge) takes Service ClusterIPs to the
+                         // host, where kube-proxy's rules are.
                          "ipam": {"type": "host-local", "ranges": [[{"subnet": subnet}]],
+                                  "routes": [{"dst": "0.0.0.0/0"}],
                                   "dataDir": d.join("cni-ipam").to_string_lossy()}},
                         {"type": "portmap", "capabilities": {"portMappings": true}},
                         {"type": "loopback"}
