@@ -16,10 +16,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use spinkube_testenv::containerd::{self, Containerd};
-use spinkube_testenv::{spawn_tied, Binaries, ControlPlane};
+use spinkube_testenv::{spawn_tied, stop_child, unmount_under, Binaries, ControlPlane};
 
 /// How long the kubelet may take to register a Ready node.
 const READY_LIMIT: Duration = Duration::from_secs(120);
+/// SIGTERM to SIGKILL for the kubelet and kube-proxy.
+const STOP_GRACE: Duration = Duration::from_secs(10);
 
 pub struct NodeOptions {
     pub name: String,
@@ -219,7 +221,7 @@ impl Node {
     /// node whose kubelet restarts.
     pub fn restart_kubelet(&mut self, cp: &ControlPlane) -> Result<()> {
         if let Some(mut k) = self.kubelet.take() {
-            stop(&mut k);
+            stop_child(&mut k, STOP_GRACE);
         }
         self.start_kubelet()?;
         self.wait_ready(cp)
@@ -237,10 +239,10 @@ impl Drop for Node {
     fn drop(&mut self) {
         // The kubelet first, so it does not restart what containerd's teardown removes.
         if let Some(mut k) = self.kubelet.take() {
-            stop(&mut k);
+            stop_child(&mut k, STOP_GRACE);
         }
         if let Some(mut p) = self.kube_proxy.take() {
-            stop(&mut p);
+            stop_child(&mut p, STOP_GRACE);
         }
         // kube-proxy's iptables chains outlive it: remove them.
         if let Ok(bins) = Binaries::get() {
@@ -316,38 +318,6 @@ fileCheckFrequency: 5s
         logs = c.pod_logs.display(),
         plugins = c.volume_plugins.display(),
     )
-}
-
-fn stop(child: &mut Child) {
-    // SAFETY: kill(2) on our own unreaped child.
-    unsafe {
-        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
-    }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-fn unmount_under(dir: &Path) {
-    let root = dir.to_string_lossy().into_owned();
-    let Ok(mounts) = std::fs::read_to_string("/proc/self/mounts") else {
-        return;
-    };
-    let mut ours: Vec<&str> = mounts
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(1))
-        .filter(|m| m.starts_with(&root))
-        .collect();
-    ours.sort_by_key(|m| std::cmp::Reverse(m.len()));
-    for m in ours {
-        let _ = Command::new("umount").arg("-l").arg(m).status();
-    }
 }
 
 fn free_port() -> Result<u16> {

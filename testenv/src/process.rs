@@ -64,7 +64,7 @@ pub fn spawn_tied(mut cmd: Command) -> io::Result<Child> {
 }
 
 /// SIGTERM, then SIGKILL after `grace`; reaps the child.
-pub(crate) fn stop(child: &mut Child, grace: Duration) {
+pub fn stop(child: &mut Child, grace: Duration) {
     if let Ok(Some(_)) = child.try_wait() {
         return;
     }
@@ -81,4 +81,22 @@ pub(crate) fn stop(child: &mut Child, grace: Duration) {
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// Lazily unmounts every mount under `dir`, deepest first, so the directory can be removed
+/// (containerd's snapshots, the kubelet's tmpfs volumes).
+pub fn unmount_under(dir: &std::path::Path) {
+    let root = dir.to_string_lossy().into_owned();
+    let Ok(mounts) = std::fs::read_to_string("/proc/self/mounts") else {
+        return;
+    };
+    let mut ours: Vec<&str> = mounts
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .filter(|m| m.starts_with(&root))
+        .collect();
+    ours.sort_by_key(|m| std::cmp::Reverse(m.len()));
+    for m in ours {
+        let _ = Command::new("umount").arg("-l").arg(m).status();
+    }
 }
