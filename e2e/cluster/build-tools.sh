@@ -3,7 +3,7 @@
 # suite's containerd (e2e/containerd/build-tools.sh): kubelet and kube-proxy (built from the same
 # Kubernetes module as the control plane), crane for images, helm, the musl Rust target and
 # musl-gcc for the operator image, iptables and conntrack for kube-proxy, a static busybox for
-# client pods. Cached by version;
+# client pods, CoreDNS for Service names. Cached by version;
 # a second run returns at once.
 #
 #   e2e/cluster/build-tools.sh
@@ -33,3 +33,4 @@ KUBE_BINS="kubelet kube-proxy" bash "$e2e/k8s/build-kube.sh" >/dev/null
 bash "$e2e/containerd/build-tools.sh" >/dev/null
 bash "$e2e/k8s/build-helm.sh" >/dev/null
 bash "$e2e/images/build-crane.sh" >/dev/null
+bash "$e2e/dns/build-coredns.sh" >/dev/null

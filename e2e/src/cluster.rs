@@ -16,6 +16,7 @@ use anyhow::{bail, Context, Result};
 use spinkube_testenv::registry::Registry;
 use spinkube_testenv::{ControlPlane, Options};
 
+use crate::dns::ClusterDns;
 use crate::network::{self, Bridge, Subnets};
 use crate::node::{Node, NodeOptions};
 
@@ -31,10 +32,13 @@ pub struct Cluster {
     pub subnets: Subnets,
     // Taken (and so stopped) by `teardown`, node first: its pods need the control plane.
     node: Mutex<Option<Node>>,
+    dns: Mutex<Option<ClusterDns>>,
     registry: Mutex<Option<Registry>>,
     bridge: Mutex<Option<Bridge>>,
     registry_host: String,
     helm_home: tempfile::TempDir,
+    /// CoreDNS's Corefile and log.
+    state: tempfile::TempDir,
 }
 
 impl Cluster {
@@ -56,6 +60,10 @@ impl Cluster {
             ..Options::default()
         })?;
         progress(&format!("control plane up at {}", cp.server()));
+        let state = tempfile::Builder::new()
+            .prefix("spinkube-cluster-")
+            .tempdir()?;
+        let dns = ClusterDns::start(cp.kubeconfig(), subnets.node_ip, state.path())?;
         let node = Node::start(
             &cp,
             NodeOptions {
@@ -66,7 +74,7 @@ impl Cluster {
                 shim_dir: bin_dir()?,
                 registry: registry.host(),
                 sandbox_image: pause,
-                cluster_dns: None,
+                cluster_dns: Some(dns.ip),
             },
         )?;
         progress(&format!("node {NODE_NAME} Ready"));
@@ -74,10 +82,12 @@ impl Cluster {
             cp,
             subnets,
             node: Mutex::new(Some(node)),
+            dns: Mutex::new(Some(dns)),
             registry_host: registry.host(),
             registry: Mutex::new(Some(registry)),
             bridge: Mutex::new(Some(bridge)),
             helm_home: tempfile::tempdir()?,
+            state,
         };
         cluster.install_chart()?;
         progress(&format!(
@@ -113,6 +123,8 @@ impl Cluster {
     /// plane, and removes the bridge. Idempotent.
     pub fn teardown(&self) {
         drop(lock(&self.node).take());
+        drop(lock(&self.dns).take());
+        let _ = std::fs::remove_dir_all(self.state.path());
         drop(lock(&self.registry).take());
         self.cp.stop_and_clean();
         drop(lock(&self.bridge).take());
@@ -230,23 +242,36 @@ impl Cluster {
         if let Some(node) = self.node().as_ref() {
             out.push_str(&node.log_tails(30));
         }
+        if let Some(dns) = lock(&self.dns).as_ref() {
+            out.push_str(&dns.log_tail());
+        }
         out
     }
 
     /// Waits until `kubectl ARGS` prints `want` (trimmed).
     pub fn wait_for_output(&self, args: &[&str], want: &str, limit: Duration) -> Result<()> {
+        self.wait_for_one_of(args, &[want], limit).map(|_| ())
+    }
+
+    /// Waits until `kubectl ARGS` prints one of `wants` (trimmed); the one it printed.
+    pub fn wait_for_one_of(
+        &self,
+        args: &[&str],
+        wants: &[&str],
+        limit: Duration,
+    ) -> Result<String> {
         let started = Instant::now();
         let mut last = String::new();
         while started.elapsed() < limit {
             match self.kubectl(args) {
-                Ok(s) if s.trim() == want => return Ok(()),
+                Ok(s) if wants.contains(&s.trim()) => return Ok(s.trim().to_string()),
                 Ok(s) => last = s,
                 Err(e) => last = format!("{e:#}"),
             }
             std::thread::sleep(Duration::from_millis(250));
         }
         bail!(
-            "kubectl {} did not print {want:?} within {limit:?}; last: {}",
+            "kubectl {} did not print any of {wants:?} within {limit:?}; last: {}",
             args.join(" "),
             last.trim()
         )

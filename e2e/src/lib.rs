@@ -4,6 +4,8 @@
 //! own (see [`network`]).
 
 pub mod cluster;
+pub mod dns;
+pub mod host_redis;
 pub mod network;
 pub mod node;
 

@@ -3,8 +3,9 @@
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, HTTPGetAction, HTTPHeader, KeyToPath, PodSpec, PodTemplateSpec,
-    Probe, ResourceRequirements, SecretVolumeSource, Volume, VolumeMount,
+    Container, ContainerPort, HTTPGetAction, HTTPHeader, KeyToPath, Lifecycle, LifecycleHandler,
+    PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SecretVolumeSource, SleepAction, Volume,
+    VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -65,6 +66,7 @@ pub fn deployment(
             .as_ref()
             .map(|p| probe(p, port))
             .transpose()?,
+        lifecycle: Some(drain_before_stop()),
         ..Default::default()
     };
     match (&config.runtime_class_name, &config.spin_image) {
@@ -143,6 +145,25 @@ pub fn deployment(
         }),
         ..Default::default()
     })
+}
+
+/// Seconds a stopping pod keeps serving before it gets SIGTERM (beyond SpinKube, which stops at
+/// once). The pod leaves its Service's endpoints when it starts stopping, but kube-proxy (or any
+/// other proxy) applies that a moment later; until then new connections still reach it, and a
+/// stopped app would refuse them, so every rolling update and scale-down failed some requests.
+/// The kubelet runs the sleep itself (Kubernetes 1.30+), nothing runs in the container.
+const DRAIN_SLEEP_SECONDS: i64 = 5;
+
+fn drain_before_stop() -> Lifecycle {
+    Lifecycle {
+        pre_stop: Some(LifecycleHandler {
+            sleep: Some(SleepAction {
+                seconds: DRAIN_SLEEP_SECONDS,
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
 }
 
 fn probe(p: &HealthProbe, port: i32) -> Result<Probe, PlanError> {

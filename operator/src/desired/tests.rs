@@ -68,6 +68,8 @@ fn plain_shim_app_matches_spinkube_field_by_field() {
                             "env": [{"name": "SPIN_HTTP_LISTEN_ADDR", "value": "0.0.0.0:80"}],
                             "volumeMounts": [{"name": "spin-runtime-config", "readOnly": true,
                                               "mountPath": "/runtime-config.toml", "subPath": "runtime-config.toml"}],
+                            // Ours only: keep serving until the Service stops routing here.
+                            "lifecycle": {"preStop": {"sleep": {"seconds": 5}}},
                         }],
                         "volumes": [{"name": "spin-runtime-config", "secret": {"secretName": secret_name, "optional": true,
                                      "items": [{"key": "runtime-config.toml", "path": "runtime-config.toml"}]}}],

@@ -1,0 +1,161 @@
+//! What an app is given: variables (plain and from Secrets), runtime config, Redis.
+
+use super::*;
+use spinkube_e2e::host_redis::HostRedis;
+
+#[test]
+fn variables_from_a_secret_reach_the_guest() {
+    let ns = Namespace::new("vars");
+    let image = push("e2e/apps/shim-probe", "shim-probe:v1");
+    ns.kubectl(&[
+        "create",
+        "secret",
+        "generic",
+        "probe",
+        "--from-literal=greeting=hello from a secret",
+    ]);
+    let app = format!(
+        "apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinApp\nmetadata:\n  name: probe\nspec:\n  \
+         image: {image}\n  executor: containerd-shim-spin\n  replicas: 1\n  variables:\n    \
+         - name: greeting\n      valueFrom:\n        secretKeyRef:\n          name: probe\n          key: greeting\n"
+    );
+    ns.apply(&app);
+    ns.wait_ready("probe");
+    let ip = service_ip(&ns, "probe");
+    let (status, body) = http_get(&format!("http://{ip}/var"));
+    assert_eq!((status, body.as_str()), (200, "hello from a secret"));
+}
+
+#[test]
+fn a_missing_required_variable_is_the_spinapps_reason_and_event() {
+    let ns = Namespace::new("novar");
+    let image = push("e2e/apps/shim-probe", "shim-probe:v1");
+    ns.apply(&scaffold(&["--from", &image]));
+    // The runtime's own words, via the container's termination message.
+    let deadline = Instant::now() + READY_LIMIT;
+    let message = loop {
+        let m = ns.kubectl(&[
+            "get",
+            "spinapp",
+            "shim-probe",
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Ready\")].message}",
+        ]);
+        if m.contains("greeting") {
+            break m;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Ready condition never named the variable; last: {m:?}\n{}",
+            cluster().diagnostics(&ns.0)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(message.contains("required"), "{message}");
+    let events = ns.kubectl(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.kind=SpinApp,type=Warning",
+        "-o",
+        "jsonpath={range .items[*]}{.message}{\"\\n\"}{end}",
+    ]);
+    assert!(events.contains("greeting"), "events: {events}");
+}
+
+/// A Redis on the host, reached from the namespace's pods as Service `redis`.
+fn host_redis(ns: &Namespace) -> HostRedis {
+    let redis = HostRedis::start(cluster().node_ip()).unwrap_or_else(|e| panic!("{e:#}"));
+    ns.apply(&redis.service_manifest("redis"));
+    redis
+}
+
+/// What `url` answers once it answers 200 (within `limit`), else panics with the last answer.
+fn get_when(url: &str, limit: Duration, done: impl Fn(&str) -> bool) -> String {
+    let started = Instant::now();
+    loop {
+        let got = try_http_get(url);
+        if let Ok((200, body)) = &got {
+            if done(body) {
+                return body.clone();
+            }
+        }
+        assert!(
+            started.elapsed() < limit,
+            "GET {url} within {limit:?}: last {got:?}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn a_redis_triggered_app_handles_every_message_published() {
+    let ns = Namespace::new("redis");
+    let redis = host_redis(&ns);
+    let image = push("e2e/apps/kv-probe", "kv-probe:v1");
+    ns.apply(&kv_probe_app("kv", &image, 1, "redis://redis:6379"));
+    ns.wait_ready("kv");
+    // The pod is Ready when HTTP is; its Redis subscription may come a moment later.
+    let started = Instant::now();
+    while redis.subscribers("messages").unwrap() != 1 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the app never subscribed to `messages` on the host's Redis\n{}",
+            cluster().diagnostics(&ns.0)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let sent: Vec<String> = (0..50).map(|i| format!("message:m{i:02}")).collect();
+    for key in &sent {
+        let delivered = redis.publish("messages", &key["message:".len()..]).unwrap();
+        assert_eq!(delivered, 1, "{key}: the app's subscription went away");
+    }
+    let ip = &pod_ips(&ns, "kv")[0];
+    let mut want = sent.clone();
+    want.sort();
+    get_when(
+        &format!("http://{ip}/keys"),
+        Duration::from_secs(60),
+        |body| {
+            body.lines()
+                .filter(|k| k.starts_with("message:"))
+                .eq(want.iter().map(String::as_str))
+        },
+    );
+}
+
+#[test]
+fn the_runtime_config_puts_key_value_on_redis_shared_by_all_pods() {
+    let ns = Namespace::new("kv");
+    let redis = host_redis(&ns);
+    let image = push("e2e/apps/kv-probe", "kv-probe:v1");
+    // The full Service name here, the short one in the Redis trigger test.
+    let url = format!("redis://redis.{}.svc.cluster.local:6379", ns.0);
+    ns.apply(&kv_probe_app("kv", &image, 2, &url));
+    ns.wait_ready("kv");
+    let ips = pod_ips(&ns, "kv");
+    assert_eq!(ips.len(), 2, "{ips:?}");
+
+    let client = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap();
+    let put = client
+        .put(format!("http://{}/kv/greeting", ips[0]))
+        .body("written through one pod")
+        .send()
+        .unwrap();
+    assert_eq!(put.status().as_u16(), 200, "{:?}", put.text());
+    let (status, body) = http_get(&format!("http://{}/kv/greeting", ips[1]));
+    assert_eq!((status, body.as_str()), (200, "written through one pod"));
+
+    // It is Redis that holds it: the host's server has a key with that value.
+    let mut conn = redis.connection().unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*greeting*")
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let value: String = redis::cmd("GET").arg(&keys[0]).query(&mut conn).unwrap();
+    assert_eq!(value, "written through one pod");
+}
