@@ -44,14 +44,15 @@ e2e-shim: examples shim-tools
 	$(CARGO) build --workspace --bins
 	$(CARGO) test -p spinkube-shim
 
-# Node tools for a one-node cluster: kubelet, kube-proxy, crane, helm, musl target, iptables.
+# Node tools for a one-node cluster: kubelet, kube-proxy, CoreDNS, crane, helm, musl target,
+# iptables.
 cluster-tools: shim-tools
 	bash e2e/cluster/build-tools.sh
 
 # The product on a real one-node cluster: chart, operator pod from our image, Spin apps via the shim.
 e2e-cluster: examples cluster-tools
 	$(CARGO) build --workspace --bins
-	$(CARGO) test -p spinkube-e2e
+	$(CARGO) test -p spinkube-e2e -- --nocapture
 
 CLUSTER_DIR ?= /tmp/spinkube-cluster
 
@@ -63,13 +64,14 @@ cluster: examples cluster-tools
 cluster-down:
 	$(TARGET_DIR)/debug/spinkube-cluster down $(CLUSTER_DIR)
 
-# The cluster suite (spinkube-e2e's tests/cluster.rs) is not green yet and runs only in
-# `make e2e-cluster`; its unit tests run here.
-test: examples shim-tools lint
+# Everything: lint, unit and integration tests on real Redis, registry, containerd and API
+# server, then the cluster suite on a real node (it prints its request counts, hence --nocapture).
+test: examples cluster-tools lint
+	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace --exclude spinkube-e2e
-	$(CARGO) test -p spinkube-e2e --lib --bins
+	$(CARGO) test -p spinkube-e2e -- --nocapture
 
-bench: examples shim-tools
+bench: examples cluster-tools
 	$(CARGO) build --release -p spinkube-cli -p spinkube-operator -p spinkube-shim -p spinkube-bench
 	$(TARGET_DIR)/release/spinkube-bench
 

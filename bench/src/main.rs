@@ -1,6 +1,7 @@
 //! `make bench`: our HTTP trigger vs a native hyper server, side by side in one
 //! run on loopback, plus cold start with and without the compile cache.
 
+mod cluster_bench;
 mod oci_bench;
 mod operator_bench;
 mod redis_bench;
@@ -46,8 +47,8 @@ fn main() -> Result<()> {
         return operator_bench::run(&sibling_binary("spin-operator")?, &root);
     }
     let spinkube = sibling_binary("spinkube")?;
-    // `spinkube-bench shim`: only the containerd shim figures.
-    if args.get(1).map(String::as_str) == Some("shim") {
+    // `spinkube-bench shim` / `cluster`: only the containerd shim / one-node cluster figures.
+    if let Some(which @ ("shim" | "cluster")) = args.get(1).map(String::as_str) {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
@@ -56,6 +57,9 @@ fn main() -> Result<()> {
         let cold = cold_start(&rt, &spinkube, &app, &fresh)?;
         let warm = cold_start(&rt, &spinkube, &app, &fresh)?;
         let _ = std::fs::remove_dir_all(&fresh);
+        if which == "cluster" {
+            return cluster_bench::run(&spinkube, &app, cold, warm);
+        }
         return shim_bench::run(&spinkube, &shim_dir()?, &app, cold, warm);
     }
     let app = args
@@ -117,6 +121,8 @@ fn main() -> Result<()> {
 
     println!();
     shim_bench::run(&spinkube, &shim_dir()?, &app, cold, warm)?;
+    println!();
+    cluster_bench::run(&spinkube, &app, cold, warm)?;
 
     println!();
     key_value(&rt, &spinkube, &root, &cache)?;

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::ms;
 use anyhow::{bail, Context, Result};
 
 const REGISTRY: &str = "/usr/bin/docker-registry";
@@ -115,10 +116,6 @@ pub fn oci(spinkube: &Path, root: &Path) -> Result<()> {
     println!("  spinkube pull (cached) {:>8.1} ms", ms(cached));
     let _ = std::fs::remove_dir_all(&work);
     Ok(())
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 /// GETs a URL with curl; the body is kept only when `keep` (blobs go to /dev/null).

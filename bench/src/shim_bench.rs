@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::ms;
 use anyhow::{bail, Context, Result};
 use spinkube_testenv::containerd::{processes_mentioning, Containerd, Options};
 use spinkube_testenv::registry::Registry;
@@ -190,7 +191,7 @@ fn get_status(addr: SocketAddr) -> Result<u16> {
 
 /// (processes, RSS bytes, PSS bytes) of every process serving this containerd's Spin
 /// containers: shims, and the container processes they fork (same command line).
-fn memory(socket: &str) -> (usize, u64, u64) {
+pub(crate) fn memory(socket: &str) -> (usize, u64, u64) {
     let mut total = (0, 0, 0);
     for (pid, cmdline) in processes_mentioning(socket) {
         if !cmdline.contains("containerd-shim-spin-v2") {
@@ -215,10 +216,6 @@ fn memory(socket: &str) -> (usize, u64, u64) {
     total
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn mib(bytes: u64) -> f64 {
+pub(crate) fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1 << 20) as f64
 }

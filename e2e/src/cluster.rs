@@ -26,6 +26,18 @@ pub const OPERATOR_NAMESPACE: &str = "spinkube-system";
 pub const RELEASE: &str = "spin-operator";
 const OPERATOR_REPO: &str = "spin-operator-rs";
 const OPERATOR_TAG: &str = "e2e";
+/// The executor SpinApps name (executors are namespaced: the chart makes one only in the
+/// namespaces its values list, so each test or bench namespace applies this).
+pub const SHIM_EXECUTOR: &str = "apiVersion: core.spinkube.dev/v1alpha1
+kind: SpinAppExecutor
+metadata:
+  name: containerd-shim-spin
+spec:
+  createDeployment: true
+  deploymentConfig:
+    runtimeClassName: wasmtime-spin-v2
+    installDefaultCACerts: true
+";
 
 pub struct Cluster {
     pub cp: ControlPlane,

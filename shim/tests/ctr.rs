@@ -373,3 +373,61 @@ fn a_redis_triggered_app_handles_every_message() {
     );
     node.delete("redis");
 }
+
+#[test]
+fn a_containerd_restart_leaves_the_task_running_and_managed() {
+    let mut node = Node::start();
+    let image = node.image(PROBE, "probe:v1");
+    let id = "survivor";
+    let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let listen = format!("SPIN_HTTP_LISTEN_ADDR={addr}");
+    node.ctd.ctr_ok([
+        "run",
+        "-d",
+        "--runtime",
+        "io.containerd.spin.v2",
+        "--net-host",
+        "--env",
+        &listen,
+        "--env",
+        "GREETING=hi",
+        &image,
+        id,
+        "/",
+    ]);
+    wait_for("the app to answer /hello", STARTUP, || {
+        get(addr, "/hello").ok().filter(|(s, _)| *s == 200)
+    });
+
+    node.ctd.restart();
+    // containerd reloads the shim and keeps its task (it asks for the task's processes, and
+    // deletes the tasks of a shim that names none).
+    assert_eq!(get(addr, "/hello").unwrap().0, 200);
+    let leaked = node.ctd.log_lines("leaked shim");
+    assert!(leaked.is_empty(), "containerd gave up the task: {leaked}");
+    let tasks = node.ctd.ctr_ok(["tasks", "ls"]);
+    assert!(
+        tasks
+            .lines()
+            .any(|l| l.starts_with(id) && l.contains("RUNNING")),
+        "{tasks}"
+    );
+
+    // Still managed: it stops, exits 0 and is deleted like any task.
+    node.ctd
+        .ctr_ok(["tasks", "kill", "--signal", "SIGTERM", id]);
+    wait_for("the task to stop", Duration::from_secs(30), || {
+        let tasks = node.ctd.ctr_ok(["tasks", "ls"]);
+        tasks
+            .lines()
+            .any(|l| l.starts_with(id) && l.contains("STOPPED"))
+            .then_some(())
+    });
+    node.ctd.ctr_ok(["tasks", "delete", id]);
+    node.ctd.ctr_ok(["containers", "delete", id]);
+    let socket = node.ctd.socket.to_string_lossy().into_owned();
+    wait_for("the shim to exit", Duration::from_secs(10), || {
+        processes_mentioning(&socket).is_empty().then_some(())
+    });
+    assert!(get(addr, "/hello").is_err(), "the app still answers");
+}

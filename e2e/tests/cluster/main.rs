@@ -20,21 +20,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
+use spinkube_e2e::cluster::SHIM_EXECUTOR;
 use spinkube_e2e::cluster::{bin_dir, repo_root, run_script};
 use spinkube_e2e::Cluster;
 
 const READY_LIMIT: Duration = Duration::from_secs(180);
-
-const EXECUTOR: &str = "apiVersion: core.spinkube.dev/v1alpha1
-kind: SpinAppExecutor
-metadata:
-  name: containerd-shim-spin
-spec:
-  createDeployment: true
-  deploymentConfig:
-    runtimeClassName: wasmtime-spin-v2
-    installDefaultCACerts: true
-";
 
 fn cluster() -> &'static Cluster {
     Cluster::shared()
@@ -69,7 +59,7 @@ impl Namespace {
             cluster().cp.create_namespace(prefix).expect("namespace"),
             node,
         );
-        ns.apply(EXECUTOR);
+        ns.apply(SHIM_EXECUTOR);
         ns
     }
     fn kubectl(&self, args: &[&str]) -> String {
