@@ -5,7 +5,6 @@
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -46,14 +45,7 @@ fn measure(
     let ns = cluster.cp.create_namespace("bench")?;
     cluster.kubectl_stdin(&["-n", &ns, "apply", "-f", "-"], SHIM_EXECUTOR)?;
     let image = cluster.image("bench-rust-http:v1");
-    let out = Command::new(spinkube)
-        .args(["push", "-f"])
-        .arg(app)
-        .arg(&image)
-        .output()?;
-    if !out.status.success() {
-        bail!("spinkube push: {}", String::from_utf8_lossy(&out.stderr));
-    }
+    crate::push(spinkube, app, &image)?;
     let manifest = format!(
         "apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinApp\nmetadata:\n  name: {APP}\nspec:\n  \
          image: {image}\n  executor: containerd-shim-spin\n  replicas: 1\n"

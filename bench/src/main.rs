@@ -274,6 +274,19 @@ impl Figures {
     }
 }
 
+/// `spinkube push -f APP IMAGE`.
+fn push(spinkube: &Path, app: &Path, image: &str) -> Result<()> {
+    let out = Command::new(spinkube)
+        .args(["push", "-f"])
+        .arg(app)
+        .arg(image)
+        .output()?;
+    if !out.status.success() {
+        bail!("spinkube push: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(())
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }

@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::ms;
@@ -39,14 +39,7 @@ pub fn run(
         ..Default::default()
     });
     let image = reg.reference("bench-rust-http:v1");
-    let out = Command::new(spinkube)
-        .args(["push", "-f"])
-        .arg(app)
-        .arg(&image)
-        .output()?;
-    if !out.status.success() {
-        bail!("spinkube push: {}", String::from_utf8_lossy(&out.stderr));
-    }
+    crate::push(spinkube, app, &image)?;
     ctd.ctr_ok(["images", "pull", "--plain-http", &image]);
     let logs = ctd.dir().join("logs");
     std::fs::create_dir_all(&logs)?;

@@ -2,7 +2,7 @@
 //! own root, state and socket under a temp dir, the `spin` runtime pointing at the shim under
 //! test, plain HTTP for a loopback registry, and CNI bridge networking on a subnet of the test's.
 //!
-//! ```ignore
+//! ```text
 //! let ctd = Containerd::start(&Options { shim_dir, registry: Some(reg.host()), ..Default::default() });
 //! ctd.ctr(["images", "pull", "--plain-http", &image]);   // Output, asserted by the caller
 //! ctd.restart();                                          // containerd only; shims keep running
