@@ -14,10 +14,11 @@ mod config;
 mod faults;
 mod serving;
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use spinkube_e2e::cluster::SHIM_EXECUTOR;
@@ -102,9 +103,17 @@ impl Drop for Namespace {
     }
 }
 
-/// `spinkube push` of an app dir to `repo:tag` in the cluster's registry; the image reference.
+/// `spinkube push` of an app dir to `repo:tag` in the cluster's registry (once per reference);
+/// the image reference. One push at a time: the registry (distribution, filesystem storage)
+/// fails concurrent uploads of the same blob with DIGEST_INVALID, and the tests push the same
+/// examples.
 fn push(app: &str, repo_tag: &str) -> String {
+    static PUSHED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
     let image = cluster().image(repo_tag);
+    let mut pushed = PUSHED.lock().unwrap_or_else(|e| e.into_inner());
+    if pushed.contains(&image) {
+        return image;
+    }
     let dir = repo_root().join(app);
     assert!(
         dir.join("app.wasm").is_file(),
@@ -121,6 +130,7 @@ fn push(app: &str, repo_tag: &str) -> String {
         "spinkube push: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    pushed.insert(image.clone());
     image
 }
 
@@ -244,10 +254,11 @@ fn pod_ips(ns: &Namespace, app: &str) -> Vec<String> {
         "-l",
         &format!("core.spinkube.dev/app-name={app}"),
         "-o",
-        "jsonpath={range .items[*]}{.status.podIP}{\"\\n\"}{end}",
+        "jsonpath={range .items[*]}{.status.podIP} {.status.containerStatuses[0].ready}{\"\\n\"}{end}",
     ])
     .lines()
-    .filter(|l| !l.is_empty())
+    .filter_map(|l| l.strip_suffix(" true"))
+    .filter(|ip| !ip.is_empty())
     .map(String::from)
     .collect()
 }
