@@ -21,7 +21,7 @@ fn variables_from_a_secret_reach_the_guest() {
     );
     ns.apply(&app);
     ns.wait_ready("probe");
-    let ip = service_ip(&ns, "probe");
+    let ip = service_ip(&ns, "probe", "/hello", "hello from spin");
     let (status, body) = http_get(&format!("http://{ip}/var"));
     assert_eq!((status, body.as_str()), (200, "hello from a secret"));
 }

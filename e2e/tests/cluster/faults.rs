@@ -29,7 +29,7 @@ fn survives(prefix: &str, restart: impl FnOnce()) {
     let image = push("examples/rust-http", "rust-http:v1");
     ns.apply(&scaffold(&["--from", &image, "--replicas", "2"]));
     ns.wait_ready("rust-http");
-    let ip = service_ip(&ns, "rust-http");
+    let ip = service_ip(&ns, "rust-http", "/", "Hello");
     let before = pods_and_restarts(&ns, "rust-http");
 
     let requests = RequestLoop::start(format!("http://{ip}/"));

@@ -211,20 +211,23 @@ fn get_from_pod(ns: &Namespace, name: &str, ip: &str, port: u16, path: &str) -> 
     out
 }
 
-/// A Service's ClusterIP once kube-proxy routes it: a Ready SpinApp's Service gets its endpoints
-/// first and its iptables rules at kube-proxy's next sync (until then the node rejects the port).
-fn service_ip(ns: &Namespace, service: &str) -> String {
+/// A Service's ClusterIP once it routes to the app: `GET path` answers 200 with a body holding
+/// `expect`. A Ready
+/// SpinApp's Service gets its endpoints first and its iptables rules at kube-proxy's next sync;
+/// until then the node rejects the port, and a ClusterIP just freed by a deleted namespace may
+/// still lead to that namespace's pods.
+fn service_ip(ns: &Namespace, service: &str, path: &str, expect: &str) -> String {
     let ip = ns.kubectl(&["get", "svc", service, "-o", "jsonpath={.spec.clusterIP}"]);
-    let addr: std::net::SocketAddr = format!("{ip}:80").parse().unwrap();
+    let url = format!("http://{ip}{path}");
     let started = Instant::now();
     loop {
-        match std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)) {
-            Ok(_) => return ip,
-            Err(e) if started.elapsed() > Duration::from_secs(60) => panic!(
-                "Service {service} ({addr}) not routed within 60s: {e}\n{}",
+        match try_http_get(&url) {
+            Ok((200, body)) if body.contains(expect) => return ip,
+            other if started.elapsed() > Duration::from_secs(60) => panic!(
+                "Service {service}: GET {url} did not answer 200 {expect:?} within 60s: {other:?}\n{}",
                 cluster().diagnostics(&ns.0)
             ),
-            Err(_) => std::thread::sleep(Duration::from_millis(200)),
+            _ => std::thread::sleep(Duration::from_millis(200)),
         }
     }
 }

@@ -9,7 +9,7 @@ fn an_app_answers_through_its_service_from_a_pod_the_node_and_port_forward() {
     let image = push("examples/rust-http", "rust-http:v1");
     ns.apply(&scaffold(&["--from", &image]));
     ns.wait_ready("rust-http");
-    let ip = service_ip(&ns, "rust-http");
+    let ip = service_ip(&ns, "rust-http", "/", "Hello");
 
     let response = get_from_pod(&ns, "client", &ip, 80, "/");
     assert!(
@@ -162,7 +162,7 @@ spec:
     };
     ns.apply(&app(&v1));
     ns.wait_ready("rust-http");
-    let ip = service_ip(&ns, "rust-http");
+    let ip = service_ip(&ns, "rust-http", "/", "Hello");
 
     let requests = RequestLoop::start(format!("http://{ip}/"));
     ns.apply(&app(&v2));
