@@ -3,7 +3,7 @@
 //! `kubectl scale` from 1 to 10 until all ten are Ready; memory of the ten pods. Next to the
 //! same app under `spinkube up`.
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -12,7 +12,7 @@ use spinkube_e2e::cluster::SHIM_EXECUTOR;
 use spinkube_e2e::Cluster;
 
 use crate::ms;
-use crate::shim_bench::{memory as shim_memory, mib};
+use crate::shim_bench::{get_status, memory as shim_memory, mib};
 
 const LIMIT: Duration = Duration::from_secs(300);
 const REPLICAS: usize = 10;
@@ -52,7 +52,7 @@ fn measure(
     );
     let cold = apply_to_first_200(cluster, &ns, &manifest)?;
     cluster.kubectl(&["-n", &ns, "delete", "spinapp", APP, "--wait=true"])?;
-    wait_until(cluster, &["-n", &ns, "get", "pods", "-o", "name"], "")?;
+    cluster.wait_for_output(&["-n", &ns, "get", "pods", "-o", "name"], "", LIMIT)?;
     let warm = apply_to_first_200(cluster, &ns, &manifest)?;
 
     let t = Instant::now();
@@ -64,8 +64,7 @@ fn measure(
         APP,
         &format!("--replicas={REPLICAS}"),
     ])?;
-    wait_until(
-        cluster,
+    cluster.wait_for_output(
         &[
             "-n",
             &ns,
@@ -76,6 +75,7 @@ fn measure(
             "jsonpath={.status.readyReplicas}",
         ],
         &REPLICAS.to_string(),
+        LIMIT,
     )?;
     let scale = t.elapsed();
 
@@ -146,7 +146,7 @@ fn apply_to_first_200(cluster: &Cluster, ns: &str, manifest: &str) -> Result<Dur
     };
     let addr: SocketAddr = format!("{ip}:80").parse()?;
     loop {
-        if get_status(addr) == Some(200) {
+        if get_status(addr).ok() == Some(200) {
             return Ok(t.elapsed());
         }
         check(t)?;
@@ -159,19 +159,4 @@ fn check(t: Instant) -> Result<()> {
         bail!("no HTTP 200 within {LIMIT:?}");
     }
     Ok(())
-}
-
-fn wait_until(cluster: &Cluster, args: &[&str], want: &str) -> Result<()> {
-    cluster.wait_for_output(args, want, LIMIT)
-}
-
-fn get_status(addr: SocketAddr) -> Option<u16> {
-    use std::io::{Read, Write};
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    s.write_all(b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
-        .ok()?;
-    let mut head = [0u8; 12];
-    s.read_exact(&mut head).ok()?;
-    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
 }

@@ -168,7 +168,7 @@ fn stop(ctd: &Containerd, id: &str) {
     let _ = ctd.ctr(["containers", "delete", id]);
 }
 
-fn get_status(addr: SocketAddr) -> Result<u16> {
+pub(crate) fn get_status(addr: SocketAddr) -> Result<u16> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(200))?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
     write!(
