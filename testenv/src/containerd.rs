@@ -414,6 +414,21 @@ pub fn poll<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
 /// (pid, command line) of every process whose command line contains `needle`: a containerd's
 /// shims and their container processes carry its socket path in theirs.
 pub fn processes_mentioning(needle: &str) -> Vec<(u32, String)> {
+    processes_where(|_, cmdline| cmdline.contains(needle))
+}
+
+/// (pid, command line) of every process whose cgroup paths (`/proc/PID/cgroup`) contain
+/// `needle`: the kubelet names a pod's cgroups `pod<UID>` (cgroupfs driver).
+pub fn processes_in_cgroup(needle: &str) -> Vec<(u32, String)> {
+    processes_where(|proc_dir, _| {
+        std::fs::read_to_string(proc_dir.join("cgroup"))
+            .unwrap_or_default()
+            .contains(needle)
+    })
+}
+
+/// (pid, command line) of every process for which `keep(/proc/PID, command line)` holds.
+fn processes_where(mut keep: impl FnMut(&Path, &str) -> bool) -> Vec<(u32, String)> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
@@ -421,7 +436,7 @@ pub fn processes_mentioning(needle: &str) -> Vec<(u32, String)> {
         };
         let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
         let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if cmdline.contains(needle) {
+        if keep(&entry.path(), &cmdline) {
             found.push((pid, cmdline));
         }
     }

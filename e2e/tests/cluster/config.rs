@@ -32,25 +32,25 @@ fn a_missing_required_variable_is_the_spinapps_reason_and_event() {
     let image = push("e2e/apps/shim-probe", "shim-probe:v1");
     ns.apply(&scaffold(&["--from", &image]));
     // The runtime's own words, via the container's termination message.
-    let deadline = Instant::now() + READY_LIMIT;
-    let message = loop {
-        let m = ns.kubectl(&[
-            "get",
-            "spinapp",
-            "shim-probe",
-            "-o",
-            "jsonpath={.status.conditions[?(@.type==\"Ready\")].message}",
-        ]);
-        if m.contains("greeting") {
-            break m;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "Ready condition never named the variable; last: {m:?}\n{}",
-            cluster().diagnostics(&ns.0)
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    };
+    let message = eventually(
+        &ns,
+        "the Ready condition names the variable",
+        READY_LIMIT,
+        || {
+            let m = ns.kubectl(&[
+                "get",
+                "spinapp",
+                "shim-probe",
+                "-o",
+                "jsonpath={.status.conditions[?(@.type==\"Ready\")].message}",
+            ]);
+            if m.contains("greeting") {
+                Ok(m)
+            } else {
+                Err(format!("{m:?}"))
+            }
+        },
+    );
     assert!(message.contains("required"), "{message}");
     let events = ns.kubectl(&[
         "get",
@@ -70,24 +70,6 @@ fn host_redis(ns: &Namespace) -> HostRedis {
     redis
 }
 
-/// What `url` answers once it answers 200 (within `limit`), else panics with the last answer.
-fn get_when(url: &str, limit: Duration, done: impl Fn(&str) -> bool) -> String {
-    let started = Instant::now();
-    loop {
-        let got = try_http_get(url);
-        if let Ok((200, body)) = &got {
-            if done(body) {
-                return body.clone();
-            }
-        }
-        assert!(
-            started.elapsed() < limit,
-            "GET {url} within {limit:?}: last {got:?}"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
 #[test]
 fn a_redis_triggered_app_handles_every_message_published() {
     let ns = Namespace::new("redis");
@@ -96,15 +78,15 @@ fn a_redis_triggered_app_handles_every_message_published() {
     ns.apply(&kv_probe_app("kv", &image, 1, "redis://redis:6379"));
     ns.wait_ready("kv");
     // The pod is Ready when HTTP is; its Redis subscription may come a moment later.
-    let started = Instant::now();
-    while redis.subscribers("messages").unwrap() != 1 {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the app never subscribed to `messages` on the host's Redis\n{}",
-            cluster().diagnostics(&ns.0)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    eventually(
+        &ns,
+        "the app subscribes to `messages` on the host's Redis",
+        Duration::from_secs(60),
+        || match redis.subscribers("messages").unwrap() {
+            1 => Ok(()),
+            n => Err(format!("{n} subscribers")),
+        },
+    );
     let sent: Vec<String> = (0..50).map(|i| format!("message:m{i:02}")).collect();
     for key in &sent {
         let delivered = redis.publish("messages", &key["message:".len()..]).unwrap();
@@ -113,13 +95,21 @@ fn a_redis_triggered_app_handles_every_message_published() {
     let ip = &pod_ips(&ns, "kv")[0];
     let mut want = sent.clone();
     want.sort();
-    get_when(
-        &format!("http://{ip}/keys"),
+    let url = format!("http://{ip}/keys");
+    eventually(
+        &ns,
+        "every message is stored",
         Duration::from_secs(60),
-        |body| {
-            body.lines()
-                .filter(|k| k.starts_with("message:"))
-                .eq(want.iter().map(String::as_str))
+        || match try_http_get(&url) {
+            Ok((200, body))
+                if body
+                    .lines()
+                    .filter(|k| k.starts_with("message:"))
+                    .eq(want.iter().map(String::as_str)) =>
+            {
+                Ok(())
+            }
+            other => Err(format!("GET {url}: {other:?}")),
         },
     );
 }

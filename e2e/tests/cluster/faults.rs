@@ -3,6 +3,7 @@
 //! process is left behind that containerd lost track of).
 
 use super::*;
+use spinkube_testenv::containerd::processes_in_cgroup;
 
 /// `pod-name restartCount` of each of the app's pods.
 fn pods_and_restarts(ns: &Namespace, app: &str) -> Vec<String> {
@@ -69,42 +70,30 @@ fn survives(prefix: &str, restart: impl FnOnce()) {
     ns.kubectl(&["delete", "spinapp", "rust-http", "--wait=true"]);
     ns.wait_for(&["get", "pods", "-o", "name"], "", READY_LIMIT);
     // The kubelet puts each pod's processes in a cgroup named after its UID (cgroupfs driver).
-    let started = Instant::now();
-    loop {
-        let left: Vec<String> = uids
-            .split_whitespace()
-            .flat_map(processes_in_pod_cgroup)
-            .collect();
-        if left.is_empty() {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "processes of deleted pods still run: {left:?}\n{}",
-            cluster().diagnostics(&ns.0)
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    eventually(
+        &ns,
+        "no process of the deleted pods runs",
+        Duration::from_secs(60),
+        || {
+            let left: Vec<String> = uids
+                .split_whitespace()
+                .flat_map(processes_in_pod_cgroup)
+                .collect();
+            if left.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("{left:?}"))
+            }
+        },
+    );
 }
 
 /// `PID cmdline` of each process in the cgroup of the pod with this UID.
 fn processes_in_pod_cgroup(uid: &str) -> Vec<String> {
-    // cgroupfs spells the UID with dashes; the systemd driver with underscores.
-    let needle = format!("pod{uid}");
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !name.bytes().all(|b| b.is_ascii_digit()) {
-            continue;
-        }
-        let cgroup = std::fs::read_to_string(entry.path().join("cgroup")).unwrap_or_default();
-        if cgroup.contains(&needle) {
-            let cmd = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-            found.push(format!("{name} {}", cmd.trim()));
-        }
-    }
-    found
+    processes_in_cgroup(&format!("pod{uid}"))
+        .into_iter()
+        .map(|(pid, cmdline)| format!("{pid} {}", cmdline.trim()))
+        .collect()
 }
 
 #[test]

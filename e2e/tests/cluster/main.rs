@@ -212,22 +212,45 @@ fn get_from_pod(ns: &Namespace, name: &str, ip: &str, port: u16, path: &str) -> 
 }
 
 /// A Service's ClusterIP once it routes to the app: `GET path` answers 200 with a body holding
-/// `expect`. A Ready
-/// SpinApp's Service gets its endpoints first and its iptables rules at kube-proxy's next sync;
+/// `expect`. A Ready SpinApp's Service gets its endpoints first and its iptables rules at
+/// kube-proxy's next sync;
 /// until then the node rejects the port, and a ClusterIP just freed by a deleted namespace may
 /// still lead to that namespace's pods.
 fn service_ip(ns: &Namespace, service: &str, path: &str, expect: &str) -> String {
     let ip = ns.kubectl(&["get", "svc", service, "-o", "jsonpath={.spec.clusterIP}"]);
     let url = format!("http://{ip}{path}");
+    eventually(
+        ns,
+        &format!("Service {service}: GET {url} answers 200 {expect:?}"),
+        Duration::from_secs(60),
+        || match try_http_get(&url) {
+            Ok((200, body)) if body.contains(expect) => Ok(()),
+            other => Err(format!("{other:?}")),
+        },
+    );
+    ip
+}
+
+/// Between two looks at a condition on the cluster (each look may spawn kubectl).
+const LOOK_AGAIN: Duration = Duration::from_millis(250);
+
+/// Looks with `probe` until it gives `Ok`; after `limit`, panics with `what`, the last `Err`
+/// (what it saw) and the namespace's diagnostics.
+fn eventually<T>(
+    ns: &Namespace,
+    what: &str,
+    limit: Duration,
+    mut probe: impl FnMut() -> Result<T, String>,
+) -> T {
     let started = Instant::now();
     loop {
-        match try_http_get(&url) {
-            Ok((200, body)) if body.contains(expect) => return ip,
-            other if started.elapsed() > Duration::from_secs(60) => panic!(
-                "Service {service}: GET {url} did not answer 200 {expect:?} within 60s: {other:?}\n{}",
+        match probe() {
+            Ok(v) => return v,
+            Err(last) if started.elapsed() > limit => panic!(
+                "{what} within {limit:?}; last: {last}\n{}",
                 cluster().diagnostics(&ns.0)
             ),
-            _ => std::thread::sleep(Duration::from_millis(200)),
+            Err(_) => std::thread::sleep(LOOK_AGAIN),
         }
     }
 }

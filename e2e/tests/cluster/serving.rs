@@ -114,8 +114,7 @@ fn scaling_gives_that_many_serving_pods_and_deleting_removes_everything() {
 
 /// Waits until the app has one pod and returns its name.
 fn pod_names_when_one(ns: &Namespace) -> String {
-    let deadline = Instant::now() + READY_LIMIT;
-    loop {
+    eventually(ns, "one pod is left", READY_LIMIT, || {
         let names = ns.kubectl(&[
             "get",
             "pods",
@@ -125,12 +124,11 @@ fn pod_names_when_one(ns: &Namespace) -> String {
             "jsonpath={.items[*].metadata.name}",
         ]);
         let names: Vec<&str> = names.split_whitespace().collect();
-        if names.len() == 1 {
-            return names[0].to_string();
+        match names[..] {
+            [one] => Ok(one.to_string()),
+            _ => Err(format!("pods left: {names:?}")),
         }
-        assert!(Instant::now() < deadline, "pods left: {names:?}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    })
 }
 
 #[test]
@@ -167,8 +165,7 @@ spec:
     let requests = RequestLoop::start(format!("http://{ip}/"));
     ns.apply(&app(&v2));
     // Rolled out: two pods, both v2 and ready; the v1 pods are gone (not even terminating).
-    let deadline = Instant::now() + READY_LIMIT;
-    loop {
+    eventually(&ns, &format!("rolled out to {v2}"), READY_LIMIT, || {
         let listing = ns.kubectl(&[
             "get",
             "pods",
@@ -179,15 +176,11 @@ spec:
         ]);
         let lines: Vec<&str> = listing.lines().filter(|l| !l.is_empty()).collect();
         if lines.len() == 2 && lines.iter().all(|l| *l == format!("{v2} true")) {
-            break;
+            Ok(())
+        } else {
+            Err(format!("{lines:?}"))
         }
-        assert!(
-            Instant::now() < deadline,
-            "not rolled out to {v2}: {lines:?}\n{}",
-            cluster().diagnostics(&ns.0)
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    });
     let count = requests.finish();
     eprintln!("rolling update: {count:?}");
     assert!(count.ok > 0, "no request answered: {count:?}");
