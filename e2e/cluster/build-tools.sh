@@ -2,7 +2,7 @@
 # Everything a one-node cluster needs beyond the control plane (e2e/k8s/install.sh) and the shim
 # suite's containerd (e2e/containerd/build-tools.sh): kubelet and kube-proxy (built from the same
 # Kubernetes module as the control plane), crane for images, helm, the musl Rust target and
-# musl-gcc for the operator image, iptables and conntrack for kube-proxy, a static busybox for
+# musl-gcc for the operator and node installer images (libseccomp-dev for the static shim), iptables and conntrack for kube-proxy, a static busybox for
 # client pods, CoreDNS for Service names. Cached by version;
 # a second run returns at once.
 #
@@ -14,7 +14,7 @@ e2e="$(dirname "$here")"
 log() { echo "==> $*" >&2; }
 
 missing=()
-for p in musl-tools iptables conntrack busybox-static; do
+for p in musl-tools libseccomp-dev iptables conntrack busybox-static; do
   [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -1,5 +1,7 @@
 //! The whole product on one machine: a control plane, one real node (see [`crate::node`]), a
-//! local registry with our images, and our chart installed with the operator running as a pod.
+//! local registry with our images, and our chart installed: the operator running as a pod, and
+//! the node installer's DaemonSet readying the node (its containerd starts without the `spin`
+//! runtime; this harness restarts containerd when it exits, as systemd would).
 //!
 //! ```no_run
 //! let cluster = spinkube_e2e::Cluster::shared();
@@ -9,7 +11,7 @@
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -26,6 +28,12 @@ pub const OPERATOR_NAMESPACE: &str = "spinkube-system";
 pub const RELEASE: &str = "spin-operator";
 const OPERATOR_REPO: &str = "spin-operator-rs";
 const OPERATOR_TAG: &str = "e2e";
+pub const INSTALLER_REPO: &str = "spinkube-node-installer-rs";
+pub const INSTALLER_TAG: &str = "e2e";
+/// The label the node installer puts on a readied node.
+pub const SHIM_READY_LABEL: &str = "spinkube.dev/shim";
+/// How long the chart may take to ready the node (image pull, containerd restart).
+const READY_LIMIT: Duration = Duration::from_secs(180);
 /// The executor SpinApps name (executors are namespaced: the chart makes one only in the
 /// namespaces its values list, so each test or bench namespace applies this).
 pub const SHIM_EXECUTOR: &str = "apiVersion: core.spinkube.dev/v1alpha1
@@ -42,8 +50,9 @@ spec:
 pub struct Cluster {
     pub cp: ControlPlane,
     pub subnets: Subnets,
-    // Taken (and so stopped) by `teardown`, node first: its pods need the control plane.
-    node: Mutex<Option<Node>>,
+    // Taken (and so stopped) by `teardown`, node first: its pods need the control plane. Shared
+    // with the thread that restarts the node's containerd when it exits.
+    node: Arc<Mutex<Option<Node>>>,
     dns: Mutex<Option<ClusterDns>>,
     registry: Mutex<Option<Registry>>,
     bridge: Mutex<Option<Bridge>>,
@@ -53,10 +62,33 @@ pub struct Cluster {
     state: tempfile::TempDir,
 }
 
+/// When `install_chart` began and how long the chart took to be in place.
+pub struct ChartInstalled {
+    /// Just before `helm install` (the images are pushed by then).
+    pub started: Instant,
+    /// `helm install --wait` done and the operator's webhooks answering.
+    pub operator_ready: Duration,
+    /// The node labelled ready by the node installer.
+    pub node_ready: Duration,
+}
+
 impl Cluster {
-    /// Starts everything and installs the chart; blocks until the operator is Ready.
+    /// Starts everything and installs the chart; blocks until the operator is Ready and the node
+    /// installer has readied the node.
     pub fn start() -> Result<Cluster> {
         let started = Instant::now();
+        let cluster = Cluster::start_bare()?;
+        cluster.install_chart(&[])?;
+        progress(&format!(
+            "chart installed, operator Ready, node readied ({:.0?} in all)",
+            started.elapsed()
+        ));
+        Ok(cluster)
+    }
+
+    /// Starts the control plane, registry and node, without the chart: the node is Ready for
+    /// Kubernetes but has no `spin` runtime yet.
+    pub fn start_bare() -> Result<Cluster> {
         let subnets = network::subnets(std::process::id());
         let bridge_name = format!("spk{}", std::process::id() % 1_000_000);
         let bridge = Bridge::create(&bridge_name, subnets.node_ip, 24)?;
@@ -83,17 +115,18 @@ impl Cluster {
                 node_ip: subnets.node_ip,
                 pod_cidr: subnets.pods.clone(),
                 bridge: bridge_name,
-                shim_dir: bin_dir()?,
                 registry: registry.host(),
                 sandbox_image: pause,
                 cluster_dns: Some(dns.ip),
             },
         )?;
         progress(&format!("node {NODE_NAME} Ready"));
+        let node = Arc::new(Mutex::new(Some(node)));
+        supervise_containerd(Arc::downgrade(&node));
         let cluster = Cluster {
             cp,
             subnets,
-            node: Mutex::new(Some(node)),
+            node,
             dns: Mutex::new(Some(dns)),
             registry_host: registry.host(),
             registry: Mutex::new(Some(registry)),
@@ -101,11 +134,6 @@ impl Cluster {
             helm_home: tempfile::tempdir()?,
             state,
         };
-        cluster.install_chart()?;
-        progress(&format!(
-            "chart installed, operator Ready ({:.0?} in all)",
-            started.elapsed()
-        ));
         Ok(cluster)
     }
 
@@ -180,31 +208,121 @@ impl Cluster {
         checked("helm", args, out)
     }
 
-    /// Builds and pushes the operator image, then `helm install`s the chart with only the image
-    /// repository and tag overridden, and waits for the operator's Deployment.
-    fn install_chart(&self) -> Result<()> {
-        let repo = self.image(OPERATOR_REPO);
-        run_script(
-            "e2e/images/push-operator-image.sh",
-            &[&format!("{repo}:{OPERATOR_TAG}")],
-        )?;
+    /// Host directory the node installer puts the shim in (this cluster's own).
+    pub fn node_shim_dir(&self) -> PathBuf {
+        self.state.path().join("opt-spinkube-bin")
+    }
+
+    /// The config file the node's containerd runs with.
+    pub fn node_containerd_config(&self) -> PathBuf {
+        self.node()
+            .as_ref()
+            .map(|n| n.containerd.config_path())
+            .unwrap_or_default()
+    }
+
+    /// `--set`s pointing the chart at this cluster's images and node paths.
+    pub fn chart_sets(&self) -> Vec<String> {
+        vec![
+            format!("image.repository={}", self.image(OPERATOR_REPO)),
+            format!("image.tag={OPERATOR_TAG}"),
+            format!(
+                "nodeInstaller.image.repository={}",
+                self.image(INSTALLER_REPO)
+            ),
+            format!("nodeInstaller.image.tag={INSTALLER_TAG}"),
+            format!(
+                "nodeInstaller.containerdConfig={}",
+                self.node_containerd_config().display()
+            ),
+            format!("nodeInstaller.shimDir={}", self.node_shim_dir().display()),
+        ]
+    }
+
+    /// Builds and pushes the operator and node installer images, then `helm install`s the chart
+    /// with [`Cluster::chart_sets`] and `extra` (`--set` values), and waits for the operator's
+    /// Deployment, its webhooks and the node's ready label.
+    pub fn install_chart(&self, extra: &[&str]) -> Result<ChartInstalled> {
+        self.push_images(INSTALLER_TAG, None)?;
+        let started = Instant::now();
+        self.helm_with_sets("install", extra, true)?;
+        let operator_ready = started.elapsed();
+        self.wait_node_readied(READY_LIMIT)?;
+        Ok(ChartInstalled {
+            started,
+            operator_ready,
+            node_ready: started.elapsed(),
+        })
+    }
+
+    /// `helm install` or `helm upgrade` of the chart with [`Cluster::chart_sets`] and `extra`,
+    /// then waits for the operator's webhooks (not for the node). `wait` adds helm's `--wait` for
+    /// every Deployment and DaemonSet pod (a failing installer pod never gets there).
+    pub fn helm_with_sets(&self, verb: &str, extra: &[&str], wait: bool) -> Result<()> {
         let chart = repo_root().join("charts/spin-operator");
-        self.helm(&[
-            "install",
+        let mut args: Vec<String> = [
+            verb,
             RELEASE,
             &chart.to_string_lossy(),
             "--namespace",
             OPERATOR_NAMESPACE,
             "--create-namespace",
-            "--set",
-            &format!("image.repository={repo}"),
-            "--set",
-            &format!("image.tag={OPERATOR_TAG}"),
-            "--wait",
             "--timeout",
             "90s",
-        ])
-        .map_err(|e| anyhow::anyhow!("{e:#}\n{}", self.diagnostics(OPERATOR_NAMESPACE)))?;
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if wait {
+            args.push("--wait".into());
+        }
+        for set in self
+            .chart_sets()
+            .iter()
+            .map(String::as_str)
+            .chain(extra.iter().copied())
+        {
+            args.push("--set".into());
+            args.push(set.into());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.helm(&args)
+            .map_err(|e| anyhow::anyhow!("{e:#}\n{}", self.diagnostics(OPERATOR_NAMESPACE)))?;
+        self.wait_for_webhooks()
+    }
+
+    /// Builds and pushes the operator image and the node installer image (tagged `installer_tag`,
+    /// carrying `shim` or this tree's shim).
+    pub fn push_images(&self, installer_tag: &str, shim: Option<&Path>) -> Result<()> {
+        run_script(
+            "e2e/images/push-operator-image.sh",
+            &[&format!("{}:{OPERATOR_TAG}", self.image(OPERATOR_REPO))],
+        )?;
+        let reference = format!("{}:{installer_tag}", self.image(INSTALLER_REPO));
+        let mut cmd = Command::new("bash");
+        cmd.arg(repo_root().join("e2e/images/push-node-installer-image.sh"))
+            .arg(&reference)
+            .stdin(Stdio::null());
+        if let Some(shim) = shim {
+            cmd.env("SHIM", shim);
+        }
+        let out = cmd
+            .output()
+            .context("running push-node-installer-image.sh")?;
+        checked("push-node-installer-image.sh", &[&reference], out).map(drop)
+    }
+
+    /// Waits until the node carries the installer's ready label.
+    pub fn wait_node_readied(&self, limit: Duration) -> Result<()> {
+        let label = format!(
+            "jsonpath={{.metadata.labels.{}}}",
+            SHIM_READY_LABEL.replace('.', "\\.")
+        );
+        self.wait_for_output(&["get", "node", NODE_NAME, "-o", &label], "ready", limit)
+            .map_err(|e| anyhow::anyhow!("{e:#}\n{}", self.diagnostics(OPERATOR_NAMESPACE)))
+    }
+
+    fn wait_for_webhooks(&self) -> Result<()> {
         // Ready is not yet reachable: wait until the API server gets through to the webhooks
         // (a server-side dry run of a SpinApp is admitted or denied by them, not refused).
         let probe = "apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinApp\nmetadata:\n  name: webhook-probe\n  namespace: spinkube-system\nspec:\n  image: probe\n  replicas: 1\n";
@@ -362,6 +480,20 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         self.teardown();
     }
+}
+
+/// Starts the node's containerd again whenever it exits (the node installer restarts it with
+/// SIGTERM), until the node is gone.
+fn supervise_containerd(node: std::sync::Weak<Mutex<Option<Node>>>) {
+    std::thread::spawn(move || loop {
+        std::thread::sleep(Duration::from_millis(100));
+        let Some(node) = node.upgrade() else { return };
+        let mut guard = lock(&node);
+        let Some(n) = guard.as_mut() else { return };
+        if n.containerd.respawn_if_exited() {
+            progress("the node's containerd exited: started it again");
+        }
+    });
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -1,5 +1,6 @@
-//! A real Kubernetes node on this machine: containerd (CRI, with the `spin` runtime handled by
-//! our shim), the kubelet and kube-proxy (iptables mode), registered with a [`ControlPlane`].
+//! A real Kubernetes node on this machine: containerd (CRI; no `spin` runtime until the chart's
+//! node installer adds it), the kubelet and kube-proxy (iptables mode), registered with a
+//! [`ControlPlane`].
 //!
 //! Facts this code is written around (see shared/TESTENV.md): the machine is cgroup v1 with no
 //! systemd (kubelet `failCgroupV1: false`, `cgroupDriver: cgroupfs`), negative
@@ -29,8 +30,6 @@ pub struct NodeOptions {
     pub pod_cidr: String,
     /// The CNI bridge (already holding `node_ip`).
     pub bridge: String,
-    /// Directory holding `containerd-shim-spin-v2`.
-    pub shim_dir: PathBuf,
     /// `host:port` of the plain-HTTP registry images come from.
     pub registry: String,
     /// The pod sandbox image (in that registry).
@@ -63,7 +62,9 @@ impl Node {
             }
         }
         let containerd = Containerd::start(&containerd::Options {
-            shim_dir: opts.shim_dir.clone(),
+            // Nothing on PATH: the node installer puts the shim in place and names its path.
+            shim_dir: PathBuf::new(),
+            without_spin_runtime: true,
             registry: Some(opts.registry.clone()),
             pod_subnet: Some(opts.pod_cidr.clone()),
             sandbox_image: Some(opts.sandbox_image.clone()),

@@ -147,8 +147,21 @@ fn all_of<'a>(objs: &'a [Value], kind: &str) -> Vec<&'a Value> {
     objs.iter().filter(|o| o["kind"] == kind).collect()
 }
 
+/// Whether `obj` belongs to the node installer (its DaemonSet, cleanup Job and their RBAC), which
+/// `node_installer_*` tests cover.
+fn is_node_installer(obj: &Value) -> bool {
+    matches!(
+        obj["metadata"]["labels"]["app.kubernetes.io/component"].as_str(),
+        Some("node-installer" | "node-cleanup")
+    )
+}
+
+/// The one operator object of `kind` (node installer objects aside).
 fn one<'a>(objs: &'a [Value], kind: &str) -> &'a Value {
-    let found = all_of(objs, kind);
+    let found: Vec<&Value> = all_of(objs, kind)
+        .into_iter()
+        .filter(|o| !is_node_installer(o))
+        .collect();
     assert_eq!(
         found.len(),
         1,
@@ -448,6 +461,13 @@ fn default_render_is_exactly_the_expected_objects() {
         ),
         k("SpinAppExecutor", "default", "containerd-shim-spin"),
         k("RuntimeClass", "", "wasmtime-spin-v2"),
+        k("ServiceAccount", NAMESPACE, "spin-operator-node-installer"),
+        k("ClusterRole", "", "spin-operator-node-installer"),
+        k("ClusterRoleBinding", "", "spin-operator-node-installer"),
+        k("Role", NAMESPACE, "spin-operator-node-installer"),
+        k("RoleBinding", NAMESPACE, "spin-operator-node-installer"),
+        k("DaemonSet", NAMESPACE, "spin-operator-node-installer"),
+        k("Job", NAMESPACE, "spin-operator-node-cleanup"),
     ]
     .into_iter()
     .collect();
@@ -482,7 +502,8 @@ fn default_render_is_exactly_the_expected_objects() {
             key(obj)
         );
         let want_api = match obj["kind"].as_str().unwrap_or_default() {
-            "Deployment" => "apps/v1",
+            "Deployment" | "DaemonSet" => "apps/v1",
+            "Job" => "batch/v1",
             "ServiceAccount" | "Service" | "Secret" => "v1",
             "ClusterRole" | "ClusterRoleBinding" | "Role" | "RoleBinding" => {
                 "rbac.authorization.k8s.io/v1"
@@ -886,7 +907,12 @@ fn default_executor_and_runtime_class_run_apps_with_the_shim() {
     let rc: RuntimeClass = typed(rc_obj);
     assert_eq!(rc.metadata.name.as_deref(), Some("wasmtime-spin-v2"));
     assert_eq!(rc.handler, "spin");
-    assert!(rc.scheduling.is_none() && rc.overhead.is_none());
+    assert!(rc.overhead.is_none());
+    // Spin pods go only to nodes the node installer has readied.
+    assert_eq!(
+        rc_obj.get("scheduling"),
+        Some(&json!({"nodeSelector": {"spinkube.dev/shim": "ready"}}))
+    );
 
     // The metrics Service.
     let m = objs
@@ -901,6 +927,122 @@ fn default_executor_and_runtime_class_run_apps_with_the_shim() {
         m["metadata"]["labels"]["app.kubernetes.io/component"],
         "metrics"
     );
+}
+
+#[test]
+fn node_installer_readies_every_node_and_its_cleanup_undoes_it() {
+    let objs = render(&[]);
+    let ds = objs
+        .iter()
+        .find(|o| o["kind"] == "DaemonSet")
+        .expect("the installer DaemonSet");
+    let pod = &ds["spec"]["template"]["spec"];
+    assert_eq!(pod["hostPID"], true, "finds and restarts containerd");
+    assert_eq!(pod["serviceAccountName"], "spin-operator-node-installer");
+    assert_eq!(
+        pod["volumes"],
+        json!([{"name": "host", "hostPath": {"path": "/", "type": "Directory"}}])
+    );
+    let c = &pod["containers"][0];
+    assert_eq!(
+        c["image"],
+        format!(
+            "ghcr.io/spinkube/spinkube-node-installer-rs:{}",
+            chart_app_version()
+        )
+    );
+    assert_eq!(c["args"], json!(["install"]));
+    assert_eq!(c["securityContext"], json!({"privileged": true}));
+    assert_eq!(c["terminationMessagePolicy"], "FallbackToLogsOnError");
+    assert_eq!(
+        c["volumeMounts"],
+        json!([{"name": "host", "mountPath": "/host"}])
+    );
+    let env: BTreeMap<String, Value> = c["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap().to_string(),
+                e.get("value").cloned().unwrap_or(e["valueFrom"].clone()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        env["NODE_NAME"],
+        json!({"fieldRef": {"fieldPath": "spec.nodeName"}})
+    );
+    assert_eq!(env["HOST_ROOT"], "/host");
+    assert_eq!(env["SHIM_DIR"], "/opt/spinkube/bin");
+    assert_eq!(env["CONTAINERD_CONFIG"], "");
+
+    // Least privilege: label nodes; the cleanup's per-node pods in its own namespace.
+    let cr: ClusterRole = typed(
+        objs.iter()
+            .find(|o| o["kind"] == "ClusterRole" && is_node_installer(o))
+            .unwrap(),
+    );
+    assert_eq!(
+        flat_rules(cr.rules.as_deref().unwrap_or_default()),
+        expand(&[""], &["nodes"], &["get", "list", "patch"], &[])
+    );
+    let role: Role = typed(
+        objs.iter()
+            .find(|o| o["kind"] == "Role" && is_node_installer(o))
+            .unwrap(),
+    );
+    assert_eq!(
+        flat_rules(role.rules.as_deref().unwrap_or_default()),
+        expand(&[""], &["pods"], &["get", "create", "delete"], &[])
+            .union(&expand(&[""], &["pods/log"], &["get"], &[]))
+            .cloned()
+            .collect()
+    );
+
+    let job = one_node_cleanup(&objs);
+    assert_eq!(job["metadata"]["annotations"]["helm.sh/hook"], "pre-delete");
+    let jc = &job["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(jc["args"], json!(["cleanup"]));
+    assert_eq!(
+        jc["image"], c["image"],
+        "the cleanup pods run the same image"
+    );
+
+    // Values: the installer off leaves the RuntimeClass unselective and cleans up after upgrade;
+    // a nodeSelector of one's own keeps the installer's label beside it.
+    let off = render(&["--set", "nodeInstaller.enabled=false"]);
+    assert!(off.iter().all(|o| o["kind"] != "DaemonSet"));
+    assert_eq!(
+        one_node_cleanup(&off)["metadata"]["annotations"]["helm.sh/hook"],
+        "post-upgrade"
+    );
+    assert!(one(&off, "RuntimeClass").get("scheduling").is_none());
+    let own = render(&[
+        "--set",
+        "runtimeClass.scheduling.nodeSelector.pool=wasm",
+        "--set",
+        "nodeInstaller.nodeSelector.pool=wasm",
+        "--set",
+        "nodeInstaller.containerdConfig=/var/lib/rancher/k3s/agent/etc/containerd/config.toml",
+    ]);
+    assert_eq!(
+        one(&own, "RuntimeClass")["scheduling"]["nodeSelector"],
+        json!({"pool": "wasm", "spinkube.dev/shim": "ready"})
+    );
+    let ds = own.iter().find(|o| o["kind"] == "DaemonSet").unwrap();
+    assert_eq!(
+        ds["spec"]["template"]["spec"]["nodeSelector"],
+        json!({"pool": "wasm"})
+    );
+    let err = render_as("x", &["--set", "nodeInstaller.shimDir=relative/bin"]).unwrap_err();
+    assert!(err.contains("shimDir"), "{err}");
+}
+
+fn one_node_cleanup(objs: &[Value]) -> &Value {
+    let jobs = all_of(objs, "Job");
+    assert_eq!(jobs.len(), 1);
+    jobs[0]
 }
 
 // ---------- non-default values ----------
@@ -1001,7 +1143,11 @@ fn ha_values_turn_on_leader_election_service_monitor_and_more_executors() {
     // RuntimeClass scheduling.
     let rc: RuntimeClass = typed(one(&objs, "RuntimeClass"));
     let scheduling = serde_json::to_value(rc.scheduling.expect("scheduling")).expect("json");
-    assert_eq!(scheduling["nodeSelector"], json!({"spin": "true"}));
+    // The node installer's label beside the value's own.
+    assert_eq!(
+        scheduling["nodeSelector"],
+        json!({"spin": "true", "spinkube.dev/shim": "ready"})
+    );
     assert_eq!(scheduling["tolerations"][0]["key"], "spin");
 
     // Webhooks only look at the watched namespace; timeouts follow the value.
@@ -1039,6 +1185,14 @@ fn minimal_values_switch_everything_optional_off() {
             k("RoleBinding", NAMESPACE, "spinkube-leader-election"),
             k("Deployment", NAMESPACE, "spinkube"),
             k("Service", NAMESPACE, "spinkube-metrics"),
+            // The installer off: its cleanup (after the upgrade that turns it off) and what that
+            // needs stay.
+            k("ServiceAccount", NAMESPACE, "spinkube-node-installer"),
+            k("ClusterRole", "", "spinkube-node-installer"),
+            k("ClusterRoleBinding", "", "spinkube-node-installer"),
+            k("Role", NAMESPACE, "spinkube-node-installer"),
+            k("RoleBinding", NAMESPACE, "spinkube-node-installer"),
+            k("Job", NAMESPACE, "spinkube-node-cleanup"),
         ]
         .into_iter()
         .collect()
@@ -1171,7 +1325,7 @@ fn two_releases_name_their_cluster_scoped_objects_apart() {
             .collect()
     };
     let (ca, cb) = (cluster_scoped(&a), cluster_scoped(&b));
-    assert_eq!(ca.len(), 4);
+    assert_eq!(ca.len(), 6);
     assert!(ca.is_disjoint(&cb), "{ca:?} vs {cb:?}");
     // The operator is told the names this release uses.
     let other_args = args(&b);
@@ -1444,9 +1598,11 @@ fn config_default_kustomization_builds_the_chart_objects() {
         String::from_utf8_lossy(&out.stderr)
     );
     let mut built = parse_docs(&String::from_utf8_lossy(&out.stdout), "kustomize output");
+    // The node installer is its own kustomization (config/node-installer, its own namespace).
     let mut chart_objs: Vec<Value> = render(&[])
         .into_iter()
         .filter(|o| o["kind"] != "SpinAppExecutor" && o["kind"] != "RuntimeClass")
+        .filter(|o| !is_node_installer(o))
         .collect();
     for o in chart_objs.iter_mut() {
         strip_helm_labels(o);

@@ -45,8 +45,11 @@ pub fn tools_bin() -> &'static Path {
 
 #[derive(Default, Clone)]
 pub struct Options {
-    /// Directory holding `containerd-shim-spin-v2` (put first on containerd's `PATH`).
+    /// Directory holding `containerd-shim-spin-v2` (put first on containerd's `PATH`); empty for
+    /// none (a node whose shim the node installer puts in place).
     pub shim_dir: PathBuf,
+    /// Leave the `spin` runtime out of the config, as on a node the installer has not readied.
+    pub without_spin_runtime: bool,
     /// `host:port` of a registry to reach over plain HTTP.
     pub registry: Option<String>,
     /// Pod subnet for CRI pods (CNI bridge); `None` leaves CNI unconfigured.
@@ -135,6 +138,11 @@ impl Containerd {
             .sandbox_image
             .clone()
             .unwrap_or_else(|| "registry.k8s.io/pause:3.10.1".into());
+        let spin_runtime = if self.opts.without_spin_runtime {
+            ""
+        } else {
+            "    [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.spin]\n      runtime_type = 'io.containerd.spin.v2'\n"
+        };
         let config = format!(
             r#"version = 3
 root = "{root}"
@@ -162,9 +170,7 @@ state = "{state}"
       runtime_type = 'io.containerd.runc.v2'
       [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
         SystemdCgroup = false
-    [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.spin]
-      runtime_type = 'io.containerd.spin.v2'
-  [plugins.'io.containerd.cri.v1.runtime'.cni]
+{spin_runtime}  [plugins.'io.containerd.cri.v1.runtime'.cni]
     bin_dirs = ['/usr/lib/cni']
     conf_dir = '{cni}'
 
@@ -194,12 +200,15 @@ state = "{state}"
             .unwrap();
         let shim_dir = &self.opts.shim_dir;
         // containerd finds `containerd-shim-spin-v2` and the runc shim on its PATH.
-        let path = format!(
-            "{}:{}:{}",
-            shim_dir.display(),
-            tools_bin().display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
+        let path = [
+            shim_dir.to_string_lossy().into_owned(),
+            tools_bin().to_string_lossy().into_owned(),
+            std::env::var("PATH").unwrap_or_default(),
+        ]
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(":");
         let child = Command::new(tools_bin().join("containerd"))
             .arg("--config")
             .arg(d.join("config.toml"))
@@ -234,6 +243,23 @@ state = "{state}"
         self.stop_daemon();
         let _ = std::fs::remove_file(&self.socket);
         self.spawn();
+    }
+
+    /// The config file containerd runs with.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("config.toml")
+    }
+
+    /// Starts containerd again if it has exited, as systemd's `Restart=always` would (the node
+    /// installer restarts containerd with SIGTERM where no systemd unit runs it). True if it did.
+    pub fn respawn_if_exited(&mut self) -> bool {
+        let exited = matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(Some(_))));
+        if exited {
+            self.child = None;
+            let _ = std::fs::remove_file(&self.socket);
+            self.spawn();
+        }
+        exited
     }
 
     fn stop_daemon(&mut self) {

@@ -102,3 +102,32 @@ namespaceSelector:
       operator: In
       values: [{{ .Values.watchNamespace | quote }}]
 {{- end }}
+
+{{/* The node installer: its objects' name, image, and the label it puts on readied nodes. */}}
+{{- define "spin-operator.nodeInstallerName" -}}
+{{- printf "%s-node-installer" (include "spin-operator.fullname" .) }}
+{{- end }}
+
+{{- define "spin-operator.nodeInstallerImage" -}}
+{{- with .Values.nodeInstaller.image }}
+{{- if .digest }}
+{{- printf "%s@%s" .repository .digest }}
+{{- else }}
+{{- printf "%s:%s" .repository (default $.Chart.AppVersion .tag) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "spin-operator.shimReadyLabel" -}}
+spinkube.dev/shim
+{{- end }}
+
+{{/* What the installer and its cleanup are told about the node (host paths). */}}
+{{- define "spin-operator.nodeInstallerEnv" -}}
+- name: SHIM_DIR
+  value: {{ .Values.nodeInstaller.shimDir | quote }}
+- name: CONTAINERD_CONFIG
+  value: {{ .Values.nodeInstaller.containerdConfig | quote }}
+- name: RUST_LOG
+  value: {{ .Values.logging.level | quote }}
+{{- end }}

@@ -4,6 +4,9 @@
 
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 
+/// The label the node installer puts on the nodes it readied (node-installer/src/node_label.rs).
+pub const SHIM_READY_LABEL: &str = "spinkube.dev/shim";
+
 /// Waiting reasons that mean "this will not get better by itself".
 const STUCK: &[&str] = &[
     "CrashLoopBackOff",
@@ -41,10 +44,24 @@ fn pod_problem(pod: &Pod) -> Option<String> {
             && c.status == "False"
             && c.reason.as_deref() == Some("Unschedulable")
     })?;
-    Some(format!(
+    let mut why = format!(
         "pod {name}: cannot be scheduled: {}",
         unschedulable.message.as_deref().unwrap_or("no node fits")
-    ))
+    );
+    // The RuntimeClass of the chart adds the node installer's label to every Spin pod.
+    let waits_for_installer = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.node_selector.as_ref())
+        .is_some_and(|sel| sel.contains_key(SHIM_READY_LABEL));
+    if waits_for_installer {
+        why.push_str(&format!(
+            " (Spin pods only run on nodes labelled {SHIM_READY_LABEL}=ready, which the chart's \
+             node installer sets once the shim is installed there: see its DaemonSet's pods, \
+             `kubectl get pods -A -l app.kubernetes.io/component=node-installer`)"
+        ));
+    }
+    Some(why)
 }
 
 fn container_problem(c: &ContainerStatus) -> Option<String> {
@@ -119,6 +136,15 @@ mod tests {
                 vec![pod("d-4", json!({"conditions": [{"type": "PodScheduled", "status": "False",
                     "reason": "Unschedulable", "message": "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector."}]}))],
                 Some("pod d-4: cannot be scheduled: 0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector."),
+            ),
+            (
+                vec![serde_json::from_value(json!({
+                    "metadata": {"name": "e-5"},
+                    "spec": {"containers": [], "nodeSelector": {"spinkube.dev/shim": "ready"}},
+                    "status": {"conditions": [{"type": "PodScheduled", "status": "False",
+                        "reason": "Unschedulable", "message": "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector."}]},
+                })).unwrap()],
+                Some("pod e-5: cannot be scheduled: 0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. (Spin pods only run on nodes labelled spinkube.dev/shim=ready, which the chart's node installer sets once the shim is installed there: see its DaemonSet's pods, `kubectl get pods -A -l app.kubernetes.io/component=node-installer`)"),
             ),
             // The first pod by name wins, whatever order the API server listed them in.
             (
