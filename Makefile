@@ -5,7 +5,7 @@ LISTEN ?= 127.0.0.1:3000
 RUN_APP ?= examples/python-http
 TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 
-.PHONY: all build tools examples run test lint unit e2e e2e-shim shim-tools cluster-tools e2e-cluster cluster cluster-down bench clean
+.PHONY: all build tools examples run test lint unit e2e e2e-shim shim-tools cluster-tools e2e-cluster cluster cluster-down images bench clean
 
 all: build
 
@@ -70,6 +70,15 @@ test: examples cluster-tools lint
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace --exclude spinkube-e2e
 	$(CARGO) test -p spinkube-e2e -- --nocapture
+
+IMAGE_REGISTRY ?= 127.0.0.1:5000
+IMAGE_TAG ?= 0.1.0
+
+# The chart's two images, built without Docker and pushed to $(IMAGE_REGISTRY): the operator and the
+# node installer with the static (musl) shim.
+images: cluster-tools
+	bash e2e/images/push-operator-image.sh $(IMAGE_REGISTRY)/spin-operator-rs:$(IMAGE_TAG)
+	bash e2e/images/push-node-installer-image.sh $(IMAGE_REGISTRY)/spinkube-node-installer-rs:$(IMAGE_TAG)
 
 bench: examples cluster-tools
 	$(CARGO) build --release -p spinkube-cli -p spinkube-operator -p spinkube-shim -p spinkube-bench

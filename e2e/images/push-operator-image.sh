@@ -12,9 +12,10 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 target=x86_64-unknown-linux-musl
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
+# The same build as push-node-installer-image.sh (one feature set for their shared dependencies).
 # ring's C code for musl is compiled with musl-gcc.
 CC_x86_64_unknown_linux_musl=musl-gcc cargo build -q --release --locked --target "$target" \
-  --manifest-path "$root/Cargo.toml" -p spinkube-operator --bin spin-operator >&2
+  --manifest-path "$root/Cargo.toml" -p spinkube-operator -p spinkube-node-installer >&2
 bin="$target_dir/$target/release/spin-operator"
 # Static (-pie) binaries need no shared library: an empty base has none.
 if readelf -d "$bin" | grep -q NEEDED; then

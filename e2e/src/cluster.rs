@@ -291,8 +291,9 @@ impl Cluster {
         self.wait_for_webhooks()
     }
 
-    /// Builds and pushes the operator image and the node installer image (tagged `installer_tag`,
-    /// carrying `shim` or this tree's shim).
+    /// Builds and pushes the operator image and the node installer image (tagged `installer_tag`),
+    /// the latter carrying `shim`, else the workspace's host build of the shim (the one the shim
+    /// suites test; `make images` builds the static one).
     pub fn push_images(&self, installer_tag: &str, shim: Option<&Path>) -> Result<()> {
         run_script(
             "e2e/images/push-operator-image.sh",
@@ -303,9 +304,8 @@ impl Cluster {
         cmd.arg(repo_root().join("e2e/images/push-node-installer-image.sh"))
             .arg(&reference)
             .stdin(Stdio::null());
-        if let Some(shim) = shim {
-            cmd.env("SHIM", shim);
-        }
+        let host_build = bin_dir()?.join("containerd-shim-spin-v2");
+        cmd.env("SHIM", shim.unwrap_or(&host_build));
         let out = cmd
             .output()
             .context("running push-node-installer-image.sh")?;

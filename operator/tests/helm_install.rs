@@ -22,7 +22,9 @@
 //! 3. the webhooks answer through the Service: an invalid SpinApp is denied with the operator's message,
 //!    a SpinApp without executor gets `containerd-shim-spin`;
 //! 4. `cli/tests/golden/scaffold/plain.yml` (byte-exact `spin kube scaffold` output) applied as is in
-//!    `default` is reconciled: Deployment, Service, Ready pods (kwok), SpinApp Ready=True;
+//!    `default` is reconciled: Deployment, Service; its pods wait for a node the node installer
+//!    labelled and its Ready condition says so; once the fake node is labelled, Ready pods (kwok)
+//!    and SpinApp Ready=True;
 //! 5. `helm upgrade --set replicaCount=2 --set logging.format=json`: the rendered args gain
 //!    `--leader-elect` and `--log-format=json`; caBundle and certificate survive the upgrade and the
 //!    webhooks keep answering; the operator restarted with the new args takes the Lease (chart Role)
@@ -631,6 +633,32 @@ fn wait_app_ready(cp: &ControlPlane, name: &str, replicas: u64) {
     });
 }
 
+/// The RuntimeClass sends Spin pods only to nodes the node installer labelled, and kwok runs no
+/// installer: waits until the app's Ready condition names the missing label, then labels the fake
+/// node as the installer would.
+fn ready_the_node_after_the_app_says_why(cp: &ControlPlane, name: &str) {
+    wait_for(
+        &format!("SpinApp {name} to name the node label"),
+        WAIT,
+        || {
+            let app = cp.get(APP_NS, "spinapp", name)?;
+            let text = app["status"]["conditions"].to_string();
+            if text.contains("cannot be scheduled") && text.contains("spinkube.dev/shim=ready") {
+                Ok(())
+            } else {
+                Err(text)
+            }
+        },
+    );
+    cp.run(&[
+        "label",
+        "node",
+        spinkube_testenv::KWOK_NODE,
+        "spinkube.dev/shim=ready",
+    ])
+    .expect("label the kwok node");
+}
+
 /// Deletes every SpinApp in the apps' namespace and waits until they are gone.
 fn delete_all_apps(cp: &ControlPlane) {
     cp.run(&[
@@ -848,6 +876,7 @@ fn helm_install_upgrade_uninstall_leaves_nothing_behind() {
         cp.get(APP_NS, "service", "example-app")
     });
     assert_eq!(svc["spec"]["ports"][0]["port"], 80);
+    ready_the_node_after_the_app_says_why(cp, "example-app");
     wait_app_ready(cp, "example-app", 2);
     wait_app_ready(cp, "defaulted", 1);
     let pods = list(
@@ -1255,6 +1284,7 @@ fn plain_manifests_apply_run_and_delete_cleanly() {
 
     cp.run(&["-n", APP_NS, "apply", "-f", &config("samples/simple.yaml")])
         .expect("simple sample");
+    ready_the_node_after_the_app_says_why(cp, "simple-spinapp");
     wait_app_ready(cp, "simple-spinapp", 1);
     assert!(cp.exists(APP_NS, "service", "simple-spinapp"));
     assert_no_forbidden(&op.log_text());

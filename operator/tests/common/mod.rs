@@ -279,6 +279,16 @@ pub fn operator() -> &'static Mutex<Operator> {
     OPERATOR.get_or_init(|| {
         let cp = ControlPlane::shared();
         let ip = install(cp);
+        // The samples' RuntimeClass schedules Spin pods onto nodes the node installer labelled;
+        // kwok runs no installer, so the fake node gets the label it would set.
+        cp.kubectl_run(&[
+            "label",
+            "node",
+            spinkube_testenv::KWOK_NODE,
+            "spinkube.dev/shim=ready",
+            "--overwrite",
+        ])
+        .expect("label the kwok node");
         Mutex::new(Operator::start(cp, &ip, &[]))
     })
 }
