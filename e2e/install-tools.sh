@@ -91,14 +91,16 @@ case "$PY_MODE" in
 esac
 
 # ---------------------------------------------------------------- rust
-log "rust target $WASM_RUST_TARGET"
 command -v cargo >/dev/null || die "cargo not found (install Rust with rustup first)"
 command -v rustup >/dev/null || die "rustup not found (needed for 'rustup target add $WASM_RUST_TARGET')"
-if rustup target list --installed | grep -qx "$WASM_RUST_TARGET"; then
-    skip "$WASM_RUST_TARGET"
-else
-    rustup target add "$WASM_RUST_TARGET"
-fi
+for t in "$WASM_RUST_TARGET" "$WASM_RUST_P3_TARGET"; do
+    log "rust target $t"
+    if rustup target list --installed | grep -qx "$t"; then
+        skip "$t"
+    else
+        rustup target add "$t"
+    fi
+done
 
 # cargo_tool <crate> <version> <root> <binary> [extra cargo install args...]
 cargo_tool() {

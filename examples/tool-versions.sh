@@ -4,6 +4,8 @@ SPIN_PY_SDK_VERSION=3.4.1
 COMPONENTIZE_PY_VERSION=0.17.2
 WIT_BINDGEN_VERSION=0.63.0
 WASM_RUST_TARGET=wasm32-wasip1
+# spin-sdk 6/7 guests (WASI p3 components) build for this one.
+WASM_RUST_P3_TARGET=wasm32-wasip2
 # Cache for tools installed by e2e/install-tools.sh (keyed by version).
 SPINKUBE_TOOLS_DIR="${SPINKUBE_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/spinkube/tools}"
 WIT_BINDGEN_ROOT="$SPINKUBE_TOOLS_DIR/wit-bindgen-$WIT_BINDGEN_VERSION"

@@ -106,3 +106,36 @@ fn wagi_module_gets_cgi_environment_and_stdin() {
     assert!(body.contains("ARGS=/wagi/some/path greet world"), "{body}");
     assert!(body.contains("BODY=request body"), "{body}");
 }
+
+/// spin-sdk 7 (`#[http_service]`, a WASI p3 component exporting `wasi:http/handler@0.3.0`):
+/// served with Spin 4's instance reuse, 128 requests per instance by default.
+#[test]
+fn rust_p3_component_is_served_with_instance_reuse() {
+    let dir = app_dir("examples/rust-p3-http");
+    let up = Up::start(&["-f", dir.to_str().unwrap()]);
+    let c = client();
+    let get = |path: &str| {
+        let r = c.get(up.url(path)).send().unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    };
+    // One instance serves 128 requests, then a fresh one takes over.
+    let counts: Vec<u64> = (0..130)
+        .map(|_| {
+            let (status, body) = get("/count");
+            assert_eq!(status, 200, "{body}");
+            body.parse().unwrap()
+        })
+        .collect();
+    assert_eq!(counts[..128], (1..=128).collect::<Vec<_>>()[..]);
+    assert_eq!(counts[128..], [1, 2]);
+    assert_eq!(get("/").1, "Hello from Rust p3!");
+    // The guest sees the full URL, scheme and authority included.
+    let port = up.base.rsplit(':').next().unwrap();
+    assert_eq!(
+        get("/url?x=1").1,
+        format!("http://127.0.0.1:{port}/url?x=1")
+    );
+    // A trap fails that request and drops the instance: the next one starts afresh.
+    assert_eq!(get("/trap").0, 500);
+    assert_eq!(get("/count"), (200, "1".to_string()));
+}

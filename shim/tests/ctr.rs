@@ -431,3 +431,25 @@ fn a_containerd_restart_leaves_the_task_running_and_managed() {
     });
     assert!(get(addr, "/hello").is_err(), "the app still answers");
 }
+
+/// A spin-sdk 7 app (WASI p3, `wasi:http/handler@0.3.0`) in a container: compiled by the p3
+/// engine into a precompiled layer, which the second run loads; requests share an instance.
+#[test]
+fn a_p3_component_runs_and_its_precompiled_layer_loads() {
+    let node = Node::start();
+    let image = node.image("examples/rust-p3-http", "p3:v1");
+    for id in ["p3-first", "p3-second"] {
+        let app = node.serve(&image, id, &[], &[]);
+        assert_eq!(app.get("/"), (200, "Hello from Rust p3!".into()), "{id}");
+        // Reused: one instance serves them all (the harness's readiness probe counts too).
+        let (status, first) = app.get("/count");
+        assert_eq!(status, 200, "{id}: {first}");
+        let first: u64 = first.parse().unwrap();
+        assert!(
+            first >= 2,
+            "{id}: `/` and this request on one instance, got {first}"
+        );
+        assert_eq!(app.get("/count"), (200, (first + 1).to_string()), "{id}");
+        app.stop(&node);
+    }
+}

@@ -30,6 +30,38 @@ pub fn classify(bytes: &[u8]) -> WasmKind {
     }
 }
 
+/// Exports whose components run on the component-model-async (WASI p3) engine.
+const ASYNC_EXPORTS: &[&str] = &["wasi:http/handler@0.3", "spin:redis/inbound-redis@3"];
+
+/// Whether a component exports a WASI p3 (component-model async) entry point, as the current
+/// Spin SDKs build them. Only the top-level export names are read.
+pub fn needs_async(bytes: &[u8]) -> bool {
+    if classify(bytes) != WasmKind::Component {
+        return false;
+    }
+    let mut depth = 0usize;
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        match payload {
+            Ok(wasmparser::Payload::ModuleSection { .. })
+            | Ok(wasmparser::Payload::ComponentSection { .. }) => depth += 1,
+            Ok(wasmparser::Payload::End(_)) => depth = depth.saturating_sub(1),
+            Ok(wasmparser::Payload::ComponentExportSection(exports)) if depth == 0 => {
+                for export in exports.into_iter().flatten() {
+                    if ASYNC_EXPORTS
+                        .iter()
+                        .any(|p| export.name.name.starts_with(p))
+                    {
+                        return true;
+                    }
+                }
+            }
+            Err(_) => return false,
+            _ => {}
+        }
+    }
+    false
+}
+
 /// Returns component bytes for any Wasm the HTTP/Redis triggers can run.
 pub fn componentize(bytes: &[u8]) -> Result<Cow<'_, [u8]>> {
     match classify(bytes) {

@@ -1,5 +1,8 @@
 //! One wasmtime engine per process: pooling allocator, epoch interruption for
-//! runaway guests, per-instance memory limits and an on-disk compile cache.
+//! runaway guests, per-instance memory limits and an on-disk compile cache. Components built
+//! with today's Spin SDKs (WASI p3) need component-model async, whose bookkeeping costs every
+//! call: they get a second engine with it on, built on first use, so p2 guests keep the fast
+//! path.
 
 mod cache;
 mod componentize;
@@ -14,7 +17,7 @@ use anyhow::{Context, Result};
 use wasmtime::component::Component;
 use wasmtime::{Module, Store, UpdateDeadline};
 
-pub use componentize::{classify, WasmKind};
+pub use componentize::{classify, needs_async, WasmKind};
 pub use limits::{HasLimiter, MemoryLimiter};
 
 /// Bytes of each pooled memory, table and stack reset in place between instances.
@@ -66,16 +69,24 @@ struct Inner {
     engine: wasmtime::Engine,
     config: EngineConfig,
     cache: Option<cache::CompileCache>,
+    /// Component-model async is on (the WASI p3 engine).
+    concurrent: bool,
+    /// The p3 engine, built by [`SpinEngine::for_component`] on first need.
+    p3: std::sync::OnceLock<std::result::Result<SpinEngine, String>>,
 }
 
 impl SpinEngine {
     pub fn new(config: EngineConfig) -> Result<Self> {
-        let engine = match build_engine(&config, config.pooling) {
+        Self::build(config, false)
+    }
+
+    fn build(config: EngineConfig, concurrent: bool) -> Result<Self> {
+        let engine = match build_engine(&config, config.pooling, concurrent) {
             Ok(engine) => engine,
             Err(e) if config.pooling => {
                 // Pooling reserves a lot of virtual memory up front; fall back rather than fail.
                 tracing::warn!("pooling allocator unavailable ({e:#}); using on-demand allocation");
-                build_engine(&config, false)?
+                build_engine(&config, false, concurrent)?
             }
             Err(e) => return Err(e),
         };
@@ -89,8 +100,38 @@ impl SpinEngine {
                 engine,
                 config,
                 cache,
+                concurrent,
+                p3: std::sync::OnceLock::new(),
             }),
         })
+    }
+
+    /// The engine for a component with these bytes: this one, or for a WASI p3 component the
+    /// component-model async engine (same settings, built once).
+    pub fn for_component(&self, bytes: &[u8]) -> Result<SpinEngine> {
+        if self.inner.concurrent || !needs_async(bytes) {
+            return Ok(self.clone());
+        }
+        self.p3_engine()
+    }
+
+    /// The component-model async engine (this one if it is).
+    pub fn p3_engine(&self) -> Result<SpinEngine> {
+        if self.inner.concurrent {
+            return Ok(self.clone());
+        }
+        self.inner
+            .p3
+            .get_or_init(|| {
+                SpinEngine::build(self.inner.config.clone(), true).map_err(|e| format!("{e:#}"))
+            })
+            .clone()
+            .map_err(|e| anyhow::anyhow!("building the WASI p3 engine: {e}"))
+    }
+
+    /// Whether component-model async is on (WASI p3 components run here).
+    pub fn is_concurrent(&self) -> bool {
+        self.inner.concurrent
     }
 
     pub fn wasmtime(&self) -> &wasmtime::Engine {
@@ -101,9 +142,16 @@ impl SpinEngine {
         &self.inner.config
     }
 
-    /// Compiles (or loads from cache) a component; core modules carrying a
-    /// `component-type` section are componentized with the WASI adapter first.
-    pub fn load_component(&self, bytes: &[u8]) -> Result<Component> {
+    /// Compiles (or loads from cache) a component on the engine it needs (see
+    /// [`Self::for_component`]); core modules carrying a `component-type` section are
+    /// componentized with the WASI adapter first. Returns that engine with the component.
+    pub fn load_component(&self, bytes: &[u8]) -> Result<(SpinEngine, Component)> {
+        let engine = self.for_component(bytes)?;
+        let component = engine.compile_component(bytes)?;
+        Ok((engine, component))
+    }
+
+    fn compile_component(&self, bytes: &[u8]) -> Result<Component> {
         let engine = &self.inner.engine;
         if let Some(cache) = &self.inner.cache {
             if let Some(component) = cache.get_component(engine, bytes) {
@@ -136,9 +184,12 @@ impl SpinEngine {
     /// Compiles a component (or a core module carrying a component type) ahead of time, for a
     /// node-side cache: the bytes load with [`Self::load_precompiled_component`] on an engine
     /// with the same [`Self::precompile_key`].
+    /// A WASI p3 component is compiled by the p3 engine (and loads there, see
+    /// [`Self::load_precompiled_component`]).
     pub fn precompile_component(&self, bytes: &[u8]) -> Result<Vec<u8>> {
         let component_bytes = componentize::componentize(bytes)?;
-        Ok(self.inner.engine.precompile_component(&component_bytes)?)
+        let engine = self.for_component(&component_bytes)?;
+        Ok(engine.inner.engine.precompile_component(&component_bytes)?)
     }
 
     /// Compiles a core module (a Wagi guest) ahead of time.
@@ -156,11 +207,27 @@ impl SpinEngine {
     /// # Safety
     /// The file must come from a trusted compiler for this engine: wasmtime runs its machine
     /// code as is. Only the shim passes such files, for layers its own compiler wrote.
-    pub unsafe fn load_precompiled_component(&self, path: &std::path::Path) -> Result<Component> {
+    /// Returns the engine it loaded on: this one, or the p3 engine for a p3 component (whose
+    /// compiled code only that engine accepts).
+    pub unsafe fn load_precompiled_component(
+        &self,
+        path: &std::path::Path,
+    ) -> Result<(SpinEngine, Component)> {
         // SAFETY: upheld by the caller (see above); wasmtime still checks the header.
-        unsafe { Component::deserialize_file(&self.inner.engine, path) }
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("loading precompiled component {}", path.display()))
+        let first = unsafe { Component::deserialize_file(&self.inner.engine, path) };
+        match first {
+            Ok(c) => Ok((self.clone(), c)),
+            Err(e) if !self.inner.concurrent => {
+                let p3 = self.p3_engine()?;
+                // SAFETY: as above.
+                match unsafe { Component::deserialize_file(&p3.inner.engine, path) } {
+                    Ok(c) => Ok((p3, c)),
+                    Err(_) => Err(anyhow::Error::from(e)),
+                }
+            }
+            Err(e) => Err(anyhow::Error::from(e)),
+        }
+        .with_context(|| format!("loading precompiled component {}", path.display()))
     }
 
     /// Loads a core module that [`Self::precompile_module`] produced.
@@ -177,11 +244,17 @@ impl SpinEngine {
     /// A store for one guest invocation with the memory limit and execution
     /// deadline applied. Guests yield to the async runtime every tick so a
     /// busy guest cannot starve other requests.
+    /// On the p3 engine a store serves many requests, so only yields happen here: the HTTP
+    /// handler enforces the timeout per request.
     pub fn new_store<T: HasLimiter + Send + 'static>(&self, data: T) -> Store<T> {
         let mut store = Store::new(&self.inner.engine, data);
         store.limiter(|data| data.limiter());
         let started = Instant::now();
-        let timeout = self.inner.config.execution_timeout;
+        let timeout = self
+            .inner
+            .config
+            .execution_timeout
+            .filter(|_| !self.inner.concurrent);
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| match timeout {
             Some(limit) if started.elapsed() >= limit => Ok(UpdateDeadline::Interrupt),
@@ -199,11 +272,16 @@ fn compat_key(engine: &wasmtime::Engine) -> u64 {
     h.finish()
 }
 
-fn build_engine(config: &EngineConfig, pooling: bool) -> Result<wasmtime::Engine> {
+fn build_engine(
+    config: &EngineConfig,
+    pooling: bool,
+    concurrent: bool,
+) -> Result<wasmtime::Engine> {
     let mut c = wasmtime::Config::new();
     c.wasm_component_model(true).epoch_interruption(true);
-    // Component-model async (WASI p3) is not served yet; its bookkeeping costs every call.
-    c.concurrency_support(false);
+    // Component-model async's bookkeeping costs every call: on only where p3 guests run.
+    c.concurrency_support(concurrent)
+        .wasm_component_model_async(concurrent);
     if pooling {
         let mut p = wasmtime::PoolingAllocationConfig::default();
         // Sized for big guests (Python components hold many core instances and tables).

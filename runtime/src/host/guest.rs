@@ -13,7 +13,10 @@ use crate::app::locked::LockedComponent;
 use crate::engine::{classify, SpinEngine, WasmKind};
 
 /// The component's code, ready to instantiate.
-pub fn load_component(engine: &SpinEngine, component: &LockedComponent) -> Result<Component> {
+pub fn load_component(
+    engine: &SpinEngine,
+    component: &LockedComponent,
+) -> Result<(SpinEngine, Component)> {
     if component.source.precompiled {
         let path = content::local_path(&component.source.content)?;
         // SAFETY: `precompiled` is set only by the shim, for layers that runwasi marked as

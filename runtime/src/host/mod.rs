@@ -160,6 +160,17 @@ impl WasiHttpView for InstanceState {
     }
 }
 
+/// The linker for components of `engine`: [`base_linker`], plus WASI 0.3 on the p3 engine
+/// (the current Spin SDKs import WASI 0.2.x next to `wasi:http@0.3.0`).
+pub fn linker_for(engine: &crate::engine::SpinEngine) -> Result<Linker<InstanceState>> {
+    let mut linker = base_linker(engine.wasmtime())?;
+    if engine.is_concurrent() {
+        wasmtime_wasi::p3::add_to_linker(&mut linker)?;
+        wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
+    }
+    Ok(linker)
+}
+
 /// The linker every component starts from.
 pub fn base_linker(engine: &wasmtime::Engine) -> Result<Linker<InstanceState>> {
     let mut linker = Linker::new(engine);
@@ -222,12 +233,27 @@ fn stub_unserved_imports(linker: &mut Linker<InstanceState>, component: &Compone
         let mut inst = root.instance(name)?;
         for (export, item) in instance.exports(&engine) {
             match item.ty {
+                ComponentItem::ComponentFunc(ty) if ty.async_() => {
+                    // Async imports (the spin:*@3 interfaces) can only be defined concurrently.
+                    let message = unsupported_message(&format!("{name}#{export}"));
+                    inst.func_new_concurrent(export, move |_, ty, _, results| {
+                        let message = message.clone();
+                        Box::pin(async move {
+                            match (unsupported_error(&ty, &message), results.first_mut()) {
+                                (Some(err), Some(slot)) => {
+                                    tracing::warn!("{message}");
+                                    *slot = err;
+                                    Ok(())
+                                }
+                                _ => Err(wasmtime::Error::msg(message)),
+                            }
+                        })
+                    })?;
+                }
                 ComponentItem::ComponentFunc(_) => {
                     let qualified = format!("{name}#{export}");
                     inst.func_new(export, move |_, ty, _, results| {
-                        let message = format!(
-                            "`{qualified}` is not supported by this runtime (the app imports it, but spinkube does not serve that interface)"
-                        );
+                        let message = unsupported_message(&qualified);
                         // Where the signature has an error case that carries text,
                         // the guest gets an error it can handle; otherwise it traps.
                         match (unsupported_error(&ty, &message), results.first_mut()) {
@@ -250,6 +276,12 @@ fn stub_unserved_imports(linker: &mut Linker<InstanceState>, component: &Compone
         }
     }
     Ok(())
+}
+
+fn unsupported_message(qualified: &str) -> String {
+    format!(
+        "`{qualified}` is not supported by this runtime (the app imports it, but spinkube does not serve that interface)"
+    )
 }
 
 /// `result<_, E>` where `E` is a variant with a string case (`other(string)`,

@@ -93,7 +93,7 @@ impl HttpTrigger {
             .and_then(|b| b.as_str())
             .unwrap_or("/")
             .to_string();
-        let linker = crate::host::base_linker(engine.wasmtime())?;
+        let mut linkers = Linkers::default();
         let mut components = HashMap::new();
         let mut handlers = Vec::new();
         let mut routes = Vec::new();
@@ -102,11 +102,16 @@ impl HttpTrigger {
             let target = match (&cfg.component, &cfg.static_response) {
                 (_, Some(s)) => Target::Static(s.clone()),
                 (Some(id), None) => {
-                    let handler =
-                        prepare(app, engine, &services, &linker, &mut components, id, &cfg)
-                            .with_context(|| {
-                                format!("component `{id}` (HTTP trigger `{}`)", cfg.id)
-                            })?;
+                    let handler = prepare(
+                        app,
+                        engine,
+                        &services,
+                        &mut linkers,
+                        &mut components,
+                        id,
+                        &cfg,
+                    )
+                    .with_context(|| format!("component `{id}` (HTTP trigger `{}`)", cfg.id))?;
                     handlers.push(handler);
                     Target::Handler(handlers.len() - 1)
                 }
@@ -327,12 +332,36 @@ impl LocalHttp for HttpTrigger {
     }
 }
 
+/// One linker per engine (p2, and p3 once a p3 component needs it), built on first use.
+#[derive(Default)]
+struct Linkers {
+    p2: Option<wasmtime::component::Linker<crate::host::InstanceState>>,
+    p3: Option<wasmtime::component::Linker<crate::host::InstanceState>>,
+}
+
+impl Linkers {
+    fn for_engine(
+        &mut self,
+        engine: &SpinEngine,
+    ) -> Result<&wasmtime::component::Linker<crate::host::InstanceState>> {
+        let slot = if engine.is_concurrent() {
+            &mut self.p3
+        } else {
+            &mut self.p2
+        };
+        if slot.is_none() {
+            *slot = Some(crate::host::linker_for(engine)?);
+        }
+        Ok(slot.as_ref().expect("just set"))
+    }
+}
+
 fn prepare(
     app: &LockedApp,
     engine: &SpinEngine,
     services: &Arc<AppServices>,
-    linker: &wasmtime::component::Linker<crate::host::InstanceState>,
-    compiled: &mut HashMap<String, wasmtime::component::Component>,
+    linkers: &mut Linkers,
+    compiled: &mut HashMap<String, (SpinEngine, wasmtime::component::Component)>,
     id: &str,
     cfg: &HttpTriggerConfig,
 ) -> Result<Handler> {
@@ -348,7 +377,7 @@ fn prepare(
             w.clone(),
         )?,
         _ => {
-            let compiled = match compiled.get(id) {
+            let (engine, compiled) = match compiled.get(id) {
                 Some(c) => c.clone(),
                 None => {
                     let c = guest::load_component(engine, component)?;
@@ -356,7 +385,7 @@ fn prepare(
                     c
                 }
             };
-            Executor::for_component(engine, linker, ctx, &compiled)?
+            Executor::for_component(&engine, linkers.for_engine(&engine)?, ctx, &compiled)?
         }
     };
     Ok(Handler {

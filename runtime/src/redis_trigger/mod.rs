@@ -136,6 +136,13 @@ fn prepare(
         .component(id)
         .with_context(|| format!("component `{id}` is not defined"))?;
     let ctx = ComponentContext::from_component(component, services)?;
-    let compiled = crate::host::guest::load_component(engine, component)?;
+    let (component_engine, compiled) = crate::host::guest::load_component(engine, component)?;
+    if component_engine.is_concurrent() {
+        anyhow::bail!(
+            "the component is a WASI p3 component (`spin:redis/inbound-redis@3`, spin-sdk 6 or \
+             later), which the Redis trigger does not run yet; build it with spin-sdk 5.2 (the \
+             `#[redis_component]` macro) for now"
+        );
+    }
     RedisHandler::new(engine, linker, ctx, &compiled)
 }

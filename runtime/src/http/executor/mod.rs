@@ -3,6 +3,7 @@
 mod legacy;
 mod wagi;
 mod wasi_http;
+mod wasi_http_p3;
 mod wasi_http_rc;
 
 use std::net::SocketAddr;
@@ -32,6 +33,8 @@ pub fn full_body(bytes: impl Into<Bytes>) -> Body {
 /// A component prepared for one executor, ready to instantiate per request.
 pub enum Executor {
     WasiHttp(wasi_http::WasiHttpExecutor),
+    /// `wasi:http/handler@0.3.x` (spin-sdk 6/7 `#[http_service]`), with instance reuse.
+    WasiHttpP3(wasi_http_p3::WasiHttpP3Executor),
     /// `wasi:http/incoming-handler@0.2.0-rc-2023-{11-10,10-18}` (Spin 2.x SDKs).
     WasiHttpRc(wasi_http_rc::WasiHttpRcExecutor),
     Legacy(legacy::LegacyExecutor),
@@ -50,9 +53,9 @@ pub struct Invocation {
 }
 
 impl Executor {
-    /// Picks the executor from the component's exports: wasi:http 0.2.x first,
-    /// then its 2023 release candidates (newest first), then the legacy
-    /// `fermyon:spin/inbound-http`.
+    /// Picks the executor from the component's exports: on the p3 engine wasi:http 0.3.x;
+    /// else wasi:http 0.2.x first, then its 2023 release candidates (newest first), then the
+    /// legacy `fermyon:spin/inbound-http`.
     pub fn for_component(
         engine: &SpinEngine,
         linker: &Linker<InstanceState>,
@@ -60,6 +63,11 @@ impl Executor {
         component: &Component,
     ) -> Result<Self> {
         let pre = crate::host::instantiate_pre(linker, component)?;
+        if engine.is_concurrent() {
+            if let Ok(e) = wasi_http_p3::WasiHttpP3Executor::new(engine, ctx.clone(), pre.clone()) {
+                return Ok(Executor::WasiHttpP3(e));
+            }
+        }
         if let Ok(e) = wasi_http::WasiHttpExecutor::new(engine, ctx.clone(), pre.clone()) {
             return Ok(Executor::WasiHttp(e));
         }
@@ -71,8 +79,9 @@ impl Executor {
         }
         let exports = export_names(engine, component);
         bail!(
-            "the component exports no HTTP handler: expected `wasi:http/incoming-handler@0.2.x` \
-             (or a 0.2.0-rc-2023-10-18/11-10 one) or `fermyon:spin/inbound-http`, found [{}]; build it with a Spin SDK's HTTP \
+            "the component exports no HTTP handler: expected `wasi:http/handler@0.3.0`, \
+             `wasi:http/incoming-handler@0.2.x` (or a 0.2.0-rc-2023-10-18/11-10 one) or \
+             `fermyon:spin/inbound-http`, found [{}]; build it with a Spin SDK's HTTP \
              component macro, or fix the trigger's `component`",
             exports.join(", ")
         )
@@ -92,6 +101,7 @@ impl Executor {
     pub async fn execute(&self, inv: Invocation) -> Result<hyper::Response<Body>> {
         match self {
             Executor::WasiHttp(e) => e.execute(inv).await,
+            Executor::WasiHttpP3(e) => e.execute(inv).await,
             Executor::WasiHttpRc(e) => e.execute(inv).await,
             Executor::Legacy(e) => e.execute(inv).await,
             Executor::Wagi(e) => e.execute(inv).await,

@@ -1,0 +1,212 @@
+//! `wasi:http/handler@0.3.x` guests (spin-sdk 6/7 `#[http_service]`, WASI p3), served through
+//! wasmtime-wasi-http's `ProxyHandler`: as in Spin 4, one instance serves up to
+//! [`Reuse::max_requests`] requests, [`Reuse::max_concurrent`] at a time, and is dropped after
+//! [`Reuse::idle_timeout`] without work; a trap drops it and fails only the requests on it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Result};
+use wasmtime::component::{GuestTaskId, InstancePre};
+use wasmtime::{Store, StoreContextMut};
+use wasmtime_wasi_http::handler::{
+    ExpirationError, HandlerState, Instance, Proxy, ProxyHandler, ShouldAccept, WorkerExpiration,
+    WorkerState, WorkerStatus,
+};
+use wasmtime_wasi_http::p3::bindings::ServicePre;
+use wasmtime_wasi_http::{WasiHttpCtxView, WasiHttpView};
+
+use super::{Body, ComponentContext, Invocation};
+use crate::engine::SpinEngine;
+use crate::host::guest;
+use crate::host::InstanceState;
+
+/// How instances are reused; Spin's defaults for p3 components.
+#[derive(Debug, Clone, Copy)]
+pub struct Reuse {
+    pub max_requests: usize,
+    pub max_concurrent: usize,
+    pub idle_timeout: Duration,
+    /// Per request; `None` waits for ever.
+    pub request_timeout: Option<Duration>,
+}
+
+impl Reuse {
+    pub fn spin_defaults(request_timeout: Option<Duration>) -> Reuse {
+        Reuse {
+            max_requests: 128,
+            max_concurrent: 16,
+            idle_timeout: Duration::from_secs(1),
+            request_timeout,
+        }
+    }
+}
+
+pub struct WasiHttpP3Executor {
+    handler: ProxyHandler<Handler>,
+}
+
+impl WasiHttpP3Executor {
+    pub fn new(
+        engine: &SpinEngine,
+        ctx: ComponentContext,
+        pre: InstancePre<InstanceState>,
+    ) -> Result<Self> {
+        let pre = ServicePre::new(pre)?;
+        let reuse = Reuse::spin_defaults(engine.config().execution_timeout);
+        Ok(Self {
+            handler: ProxyHandler::new(Handler {
+                engine: engine.clone(),
+                ctx,
+                pre,
+                reuse,
+            }),
+        })
+    }
+
+    pub async fn execute(&self, inv: Invocation) -> Result<hyper::Response<Body>> {
+        let request = with_absolute_uri(inv.request, inv.scheme);
+        self.handler.handle((), request).await.map_err(|e| {
+            if e.downcast_ref::<ExpirationError>().is_some() {
+                anyhow!("the guest did not answer within the request timeout")
+            } else {
+                anyhow!(e)
+            }
+        })
+    }
+}
+
+/// The p3 request carries its scheme and authority in the URI (p2 gets them on the side).
+fn with_absolute_uri<B>(request: hyper::Request<B>, scheme: &str) -> hyper::Request<B> {
+    let (mut parts, body) = request.into_parts();
+    if parts.uri.scheme().is_none() {
+        let host = parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost");
+        let path = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        if let Ok(uri) = format!("{scheme}://{host}{path}").parse() {
+            parts.uri = uri;
+        }
+    }
+    hyper::Request::from_parts(parts, body)
+}
+
+struct Handler {
+    engine: SpinEngine,
+    ctx: ComponentContext,
+    pre: ServicePre<InstanceState>,
+    reuse: Reuse,
+}
+
+impl HandlerState for Handler {
+    type StoreData = InstanceState;
+    type WorkerExpiration = Expiration;
+    type WorkerState = Worker;
+
+    async fn instantiate(&self) -> wasmtime::Result<Instance<InstanceState, Expiration, Worker>> {
+        let mut store =
+            guest::new_store(&self.engine, &self.ctx).map_err(wasmtime::Error::from_anyhow)?;
+        let service = self.pre.instantiate_async(&mut store).await?;
+        Ok(Instance {
+            store,
+            proxy: Proxy::P3(service),
+            view: http_view,
+            expiration: Expiration {
+                reuse: self.reuse,
+                timer: None,
+            },
+            state: Worker {
+                reuse: self.reuse,
+                engine: self.engine.clone(),
+            },
+        })
+    }
+}
+
+fn http_view(state: &mut InstanceState) -> WasiHttpCtxView<'_> {
+    state.http()
+}
+
+struct Worker {
+    reuse: Reuse,
+    engine: SpinEngine,
+}
+
+impl WorkerState for Worker {
+    type StoreData = InstanceState;
+    type RequestData = ();
+
+    fn should_accept_request(&self, concurrent: usize, total: usize) -> ShouldAccept {
+        if total >= self.reuse.max_requests {
+            ShouldAccept::Never
+        } else if concurrent >= self.reuse.max_concurrent {
+            ShouldAccept::No
+        } else {
+            ShouldAccept::Yes
+        }
+    }
+
+    fn on_request_start(
+        &self,
+        _store: StoreContextMut<'_, InstanceState>,
+        _data: (),
+        _task: GuestTaskId,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + Sync>> {
+        match self.reuse.request_timeout {
+            Some(limit) => Box::pin(tokio::time::sleep(limit)),
+            None => Box::pin(std::future::pending()),
+        }
+    }
+
+    fn drop(&self, store: Store<InstanceState>, result: wasmtime::Result<()>) {
+        if let Err(e) = result {
+            let e = guest::explain_failure(
+                e,
+                store.data().memory_limit_exceeded(),
+                self.engine.config().max_instance_memory,
+            );
+            tracing::error!("a reused instance failed and was dropped: {e:#}");
+        }
+    }
+}
+
+/// Drops an instance idle for [`Reuse::idle_timeout`], or whose newest request has run past the
+/// request timeout (checked outside the guest's event loop, which a busy guest can block).
+struct Expiration {
+    reuse: Reuse,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl WorkerExpiration for Expiration {
+    fn poll(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        status: WorkerStatus,
+        start: Instant,
+    ) -> Poll<()> {
+        let limit = match status {
+            WorkerStatus::Idle => Some(self.reuse.idle_timeout),
+            WorkerStatus::Requests | WorkerStatus::PostReturn => self.reuse.request_timeout,
+        };
+        let Some(limit) = limit else {
+            return Poll::Pending;
+        };
+        let deadline = tokio::time::Instant::from_std(start + limit);
+        let this = self.get_mut();
+        let timer = this
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
+        }
+        timer.as_mut().poll(cx)
+    }
+}
