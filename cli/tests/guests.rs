@@ -139,3 +139,21 @@ fn rust_p3_component_is_served_with_instance_reuse() {
     assert_eq!(get("/trap").0, 500);
     assert_eq!(get("/count"), (200, "1".to_string()));
 }
+
+/// `--max-instance-reuse-count 1`: every request of a p3 component gets a fresh instance.
+#[test]
+fn reuse_count_one_gives_every_p3_request_a_fresh_instance() {
+    let dir = app_dir("examples/rust-p3-http");
+    let up = Up::start(&[
+        "-f",
+        dir.to_str().unwrap(),
+        "--max-instance-reuse-count",
+        "1",
+    ]);
+    let c = client();
+    for _ in 0..3 {
+        let r = c.get(up.url("/count")).send().unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.text().unwrap(), "1");
+    }
+}

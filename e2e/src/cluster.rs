@@ -180,6 +180,25 @@ impl Cluster {
         format!("{}/{repo_tag}", self.registry_host)
     }
 
+    /// `spinkube push` of the app in `app` (a repo-relative dir) to `repo:tag` in the cluster's
+    /// registry; the image reference.
+    pub fn push_app(&self, app: &str, repo_tag: &str) -> Result<String> {
+        let image = self.image(repo_tag);
+        let dir = repo_root().join(app);
+        if !dir.join("app.wasm").is_file() {
+            bail!("{app}/app.wasm is missing: run `make examples` first");
+        }
+        let out = Command::new(bin_dir()?.join("spinkube"))
+            .args(["push", "-f"])
+            .arg(&dir)
+            .arg(&image)
+            .stdin(Stdio::null())
+            .output()
+            .context("running spinkube push")?;
+        checked("spinkube push", &[app, &image], out)?;
+        Ok(image)
+    }
+
     /// `kubectl ARGS` with the admin kubeconfig; stdout, or an error with stderr.
     pub fn kubectl(&self, args: &[&str]) -> Result<String> {
         self.cp.kubectl_run(args)

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use spinkube_e2e::cluster::{
-    bin_dir, repo_root, NODE_NAME, OPERATOR_NAMESPACE, RELEASE, SHIM_EXECUTOR, SHIM_READY_LABEL,
+    NODE_NAME, OPERATOR_NAMESPACE, RELEASE, SHIM_EXECUTOR, SHIM_READY_LABEL,
 };
 use spinkube_e2e::Cluster;
 
@@ -57,7 +57,9 @@ fn the_chart_readies_the_node_upgrades_the_shim_and_gives_the_config_back() {
     cluster
         .kubectl_stdin(&["-n", &ns, "apply", "-f", "-"], SHIM_EXECUTOR)
         .unwrap();
-    let image = push_app(&cluster, "examples/rust-http", "installer-hello:v1");
+    let image = cluster
+        .push_app("examples/rust-http", "installer-hello:v1")
+        .unwrap();
     let manifest = format!(
         "apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinApp\nmetadata:\n  name: {APP}\nspec:\n  \
          image: {image}\n  executor: containerd-shim-spin\n  replicas: 1\n"
@@ -252,27 +254,6 @@ fn sha256(path: &Path) -> String {
         .next()
         .unwrap_or_default()
         .to_string()
-}
-
-fn push_app(cluster: &Cluster, app: &str, repo_tag: &str) -> String {
-    let image = cluster.image(repo_tag);
-    let dir = repo_root().join(app);
-    assert!(
-        dir.join("app.wasm").is_file(),
-        "{app}/app.wasm is missing: run `make examples` first"
-    );
-    let out = Command::new(bin_dir().unwrap().join("spinkube"))
-        .args(["push", "-f"])
-        .arg(&dir)
-        .arg(&image)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "spinkube push: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    image
 }
 
 /// (name, IP) of the app's one ready pod.

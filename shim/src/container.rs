@@ -72,6 +72,7 @@ pub fn engine_config(max_instance_memory: Option<usize>) -> EngineConfig {
         cache_dir: None,
         max_instance_memory,
         execution_timeout: None,
+        instance_reuse: Default::default(),
     }
 }
 

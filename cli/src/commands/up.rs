@@ -9,6 +9,7 @@ use clap::Args;
 use spinkube_runtime::app::{load_manifest_file, LoadOptions};
 use spinkube_runtime::engine::EngineConfig;
 use spinkube_runtime::host::AppServices;
+use spinkube_runtime::http::reuse::{self, InstanceReuse, Span};
 use spinkube_runtime::http::server;
 use spinkube_runtime::launch::{
     termination_signal, AppHost, HttpListener, LaunchOptions, DEFAULT_DRAIN_TIMEOUT,
@@ -80,6 +81,20 @@ pub struct UpArgs {
     #[arg(long, value_parser = parse_duration)]
     pub request_timeout: Option<Duration>,
 
+    /// WASI p3 components: requests one instance serves before a fresh one takes over (N, or
+    /// A..B to pick per instance)
+    #[arg(long, default_value = "128", value_parser = reuse::parse_count)]
+    pub max_instance_reuse_count: Span<usize>,
+
+    /// WASI p3 components: requests one instance serves at once (N or A..B)
+    #[arg(long, default_value = "16", value_parser = reuse::parse_count)]
+    pub max_instance_concurrent_reuse_count: Span<usize>,
+
+    /// WASI p3 components: how long an instance may sit idle before it is dropped (N or A..B;
+    /// durations like 1s, 500ms)
+    #[arg(long, default_value = "1s", value_parser = reuse::parse_duration_span)]
+    pub idle_instance_timeout: Span<Duration>,
+
     /// Use on-demand instance allocation instead of the pooling allocator
     #[arg(long)]
     pub disable_pooling: bool,
@@ -146,6 +161,11 @@ async fn up(args: UpArgs) -> Result<()> {
                 },
                 max_instance_memory: args.max_instance_memory,
                 execution_timeout: args.request_timeout,
+                instance_reuse: InstanceReuse {
+                    max_requests: args.max_instance_reuse_count,
+                    max_concurrent: args.max_instance_concurrent_reuse_count,
+                    idle_timeout: args.idle_instance_timeout,
+                },
             },
             redis_concurrency: args.redis_concurrency,
         },

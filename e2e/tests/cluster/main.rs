@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard}
 use std::time::{Duration, Instant};
 
 use spinkube_e2e::cluster::SHIM_EXECUTOR;
-use spinkube_e2e::cluster::{bin_dir, repo_root, run_script};
+use spinkube_e2e::cluster::{bin_dir, run_script};
 use spinkube_e2e::Cluster;
 
 const READY_LIMIT: Duration = Duration::from_secs(180);
@@ -114,22 +114,9 @@ fn push(app: &str, repo_tag: &str) -> String {
     if pushed.contains(&image) {
         return image;
     }
-    let dir = repo_root().join(app);
-    assert!(
-        dir.join("app.wasm").is_file(),
-        "{app}/app.wasm is missing: run `make examples` first"
-    );
-    let out = Command::new(bin_dir().unwrap().join("spinkube"))
-        .args(["push", "-f"])
-        .arg(&dir)
-        .arg(&image)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "spinkube push: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    cluster()
+        .push_app(app, repo_tag)
+        .unwrap_or_else(|e| panic!("{e:#}"));
     pushed.insert(image.clone());
     image
 }

@@ -36,6 +36,8 @@ pub struct EngineConfig {
     pub max_instance_memory: Option<usize>,
     /// Longest a guest may run for one event before it is interrupted.
     pub execution_timeout: Option<Duration>,
+    /// How WASI p3 instances are reused (p2 components get a fresh instance per request).
+    pub instance_reuse: crate::http::reuse::InstanceReuse,
 }
 
 impl Default for EngineConfig {
@@ -45,6 +47,7 @@ impl Default for EngineConfig {
             cache_dir: default_cache_dir(),
             max_instance_memory: None,
             execution_timeout: None,
+            instance_reuse: Default::default(),
         }
     }
 }

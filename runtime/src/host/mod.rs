@@ -237,33 +237,14 @@ fn stub_unserved_imports(linker: &mut Linker<InstanceState>, component: &Compone
                     // Async imports (the spin:*@3 interfaces) can only be defined concurrently.
                     let message = unsupported_message(&format!("{name}#{export}"));
                     inst.func_new_concurrent(export, move |_, ty, _, results| {
-                        let message = message.clone();
-                        Box::pin(async move {
-                            match (unsupported_error(&ty, &message), results.first_mut()) {
-                                (Some(err), Some(slot)) => {
-                                    tracing::warn!("{message}");
-                                    *slot = err;
-                                    Ok(())
-                                }
-                                _ => Err(wasmtime::Error::msg(message)),
-                            }
-                        })
+                        let outcome = answer_unsupported(&ty, &message, results);
+                        Box::pin(async move { outcome })
                     })?;
                 }
                 ComponentItem::ComponentFunc(_) => {
-                    let qualified = format!("{name}#{export}");
+                    let message = unsupported_message(&format!("{name}#{export}"));
                     inst.func_new(export, move |_, ty, _, results| {
-                        let message = unsupported_message(&qualified);
-                        // Where the signature has an error case that carries text,
-                        // the guest gets an error it can handle; otherwise it traps.
-                        match (unsupported_error(&ty, &message), results.first_mut()) {
-                            (Some(err), Some(slot)) => {
-                                tracing::warn!("{message}");
-                                *slot = err;
-                                Ok(())
-                            }
-                            _ => Err(wasmtime::Error::msg(message)),
-                        }
+                        answer_unsupported(&ty, &message, results)
                     })?;
                 }
                 ComponentItem::Resource(_) => {
@@ -276,6 +257,23 @@ fn stub_unserved_imports(linker: &mut Linker<InstanceState>, component: &Compone
         }
     }
     Ok(())
+}
+
+/// What an unserved function does when called: where the signature has an error case that
+/// carries text, the guest gets an error it can handle; otherwise it traps.
+fn answer_unsupported(
+    ty: &wasmtime::component::types::ComponentFunc,
+    message: &str,
+    results: &mut [Val],
+) -> wasmtime::Result<()> {
+    match (unsupported_error(ty, message), results.first_mut()) {
+        (Some(err), Some(slot)) => {
+            tracing::warn!("{message}");
+            *slot = err;
+            Ok(())
+        }
+        _ => Err(wasmtime::Error::msg(message.to_string())),
+    }
 }
 
 fn unsupported_message(qualified: &str) -> String {

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod executor;
+pub mod reuse;
 pub mod routing;
 pub mod server;
 pub mod spin_headers;

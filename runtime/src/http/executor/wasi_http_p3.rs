@@ -1,7 +1,8 @@
 //! `wasi:http/handler@0.3.x` guests (spin-sdk 6/7 `#[http_service]`, WASI p3), served through
 //! wasmtime-wasi-http's `ProxyHandler`: as in Spin 4, one instance serves up to
-//! [`Reuse::max_requests`] requests, [`Reuse::max_concurrent`] at a time, and is dropped after
-//! [`Reuse::idle_timeout`] without work; a trap drops it and fails only the requests on it.
+//! `max_requests` requests, `max_concurrent` at a time, and is dropped after `idle_timeout`
+//! without work (each picked per instance from [`InstanceReuse`]); a trap drops it and fails only
+//! the requests on it.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -22,26 +23,36 @@ use super::{Body, ComponentContext, Invocation};
 use crate::engine::SpinEngine;
 use crate::host::guest;
 use crate::host::InstanceState;
+use crate::http::reuse::InstanceReuse;
 
-/// How instances are reused; Spin's defaults for p3 components.
+/// One instance's limits, picked from the engine's [`InstanceReuse`].
 #[derive(Debug, Clone, Copy)]
-pub struct Reuse {
-    pub max_requests: usize,
-    pub max_concurrent: usize,
-    pub idle_timeout: Duration,
+struct Reuse {
+    max_requests: usize,
+    max_concurrent: usize,
+    idle_timeout: Duration,
     /// Per request; `None` waits for ever.
-    pub request_timeout: Option<Duration>,
+    request_timeout: Option<Duration>,
 }
 
 impl Reuse {
-    pub fn spin_defaults(request_timeout: Option<Duration>) -> Reuse {
+    fn pick(settings: &InstanceReuse, request_timeout: Option<Duration>) -> Reuse {
+        let r = random();
         Reuse {
-            max_requests: 128,
-            max_concurrent: 16,
-            idle_timeout: Duration::from_secs(1),
+            max_requests: settings.max_requests.pick(r),
+            max_concurrent: settings.max_concurrent.pick(r.rotate_left(21)),
+            idle_timeout: settings.idle_timeout.pick(r.rotate_left(42)),
             request_timeout,
         }
     }
+}
+
+/// Randomness enough to spread instance lifetimes: std's per-hasher random keys.
+fn random() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
 }
 
 pub struct WasiHttpP3Executor {
@@ -55,13 +66,11 @@ impl WasiHttpP3Executor {
         pre: InstancePre<InstanceState>,
     ) -> Result<Self> {
         let pre = ServicePre::new(pre)?;
-        let reuse = Reuse::spin_defaults(engine.config().execution_timeout);
         Ok(Self {
             handler: ProxyHandler::new(Handler {
                 engine: engine.clone(),
                 ctx,
                 pre,
-                reuse,
             }),
         })
     }
@@ -103,7 +112,6 @@ struct Handler {
     engine: SpinEngine,
     ctx: ComponentContext,
     pre: ServicePre<InstanceState>,
-    reuse: Reuse,
 }
 
 impl HandlerState for Handler {
@@ -115,16 +123,15 @@ impl HandlerState for Handler {
         let mut store =
             guest::new_store(&self.engine, &self.ctx).map_err(wasmtime::Error::from_anyhow)?;
         let service = self.pre.instantiate_async(&mut store).await?;
+        let config = self.engine.config();
+        let reuse = Reuse::pick(&config.instance_reuse, config.execution_timeout);
         Ok(Instance {
             store,
             proxy: Proxy::P3(service),
             view: http_view,
-            expiration: Expiration {
-                reuse: self.reuse,
-                timer: None,
-            },
+            expiration: Expiration { reuse, timer: None },
             state: Worker {
-                reuse: self.reuse,
+                reuse,
                 engine: self.engine.clone(),
             },
         })
