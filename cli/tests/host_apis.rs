@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 
 use common::redis::RedisServer;
-use common::{app_dir, client, Up};
+use common::{app_dir, client, urlencode, Up};
 
 const TOKEN: &str = "s3cr3t";
 
@@ -404,15 +404,4 @@ fn unsupported_interfaces_fail_at_call_time_naming_the_interface() {
         );
     }
     assert_eq!(get(&up, "/whoami").0, 200);
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -8,16 +8,13 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::redis::RedisServer;
-use common::{app_dir, client, repo_root, signal};
+use common::{app_dir, client, repo_root, signal, wait_until};
 
 /// Long enough for a first, uncached compile of the 36 MB Python component.
 const STARTUP_LIMIT: Duration = Duration::from_secs(300);
-/// How long handlers (or a resubscription) may take to show their effect.
-const EFFECT_LIMIT: Duration = Duration::from_secs(60);
-const POLL: Duration = Duration::from_millis(20);
 
 /// `spinkube up` running a Redis-triggered app.
 struct Up {
@@ -114,26 +111,6 @@ fn fail(args: &[&str], env: &[(&str, &str)]) -> String {
     err
 }
 
-fn wait_until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + EFFECT_LIMIT;
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(POLL);
-    }
-}
-
-/// Waits until the server counts `subscribers` subscriptions to `channel` (a PUBLISH before
-/// that would be lost).
-fn wait_subscribed(redis: &RedisServer, channel: &str, subscribers: usize) {
-    wait_until(&format!("{subscribers} subscriber(s) on {channel}"), || {
-        let out = redis.try_reply(&["PUBSUB", "NUMSUB", channel]).ok()?;
-        (out.to_string().lines().nth(1) == Some(&subscribers.to_string())).then_some(())
-    });
-}
-
 /// Waits until `<prefix>:messages` holds `n` entries and returns them.
 fn recorded(redis: &RedisServer, prefix: &str, n: usize) -> Vec<String> {
     let key = format!("{prefix}:messages");
@@ -203,7 +180,7 @@ fn python_handler_runs_for_every_message_and_survives_errors_and_traps() {
         ],
         "a Redis-only app opens no HTTP port"
     );
-    wait_subscribed(&redis, "messages", 1);
+    redis.wait_subscribed("messages", 1);
     let mut messages = numbered("py-", 10);
     publish(&redis, "messages", &messages[..5]);
     publish(&redis, "messages", &["error".into(), "trap".into()]);
@@ -242,7 +219,7 @@ fn c_handler_with_concurrency_one_handles_messages_in_order() {
         &[("SPIN_VARIABLE_REDIS_ADDRESS", &url)],
         &["Active Channels on"],
     );
-    wait_subscribed(&redis, "ordered", 1);
+    redis.wait_subscribed("ordered", 1);
     let messages = numbered("m", 40);
     publish(&redis, "ordered", &messages);
     assert_eq!(recorded(&redis, "c", 40), messages);
@@ -275,8 +252,8 @@ fn every_component_on_a_channel_receives_each_message_and_unmapped_channels_are_
         "{:?}",
         up.stdout
     );
-    wait_subscribed(&redis, "news", 1);
-    wait_subscribed(&redis, "other", 1);
+    redis.wait_subscribed("news", 1);
+    redis.wait_subscribed("other", 1);
     // One pub-sub connection for both channels of this server.
     let clients = redis.cmd(&["CLIENT", "LIST"]);
     let subscribers: Vec<_> = clients.lines().filter(|l| !l.contains(" sub=0 ")).collect();
@@ -314,7 +291,7 @@ fn resubscribes_after_redis_restarts() {
         &[],
         &["Active Channels on"],
     );
-    wait_subscribed(&redis, "messages", 1);
+    redis.wait_subscribed("messages", 1);
     publish(&redis, "messages", &numbered("before", 3));
     assert_eq!(sorted(recorded(&record, "c", 3)), numbered("before", 3));
 
@@ -322,7 +299,7 @@ fn resubscribes_after_redis_restarts() {
     up.wait_for_log("lost the connection to", 1);
     up.wait_for_log("cannot subscribe on", 1);
     redis.restart(); // same port
-    wait_subscribed(&redis, "messages", 1);
+    redis.wait_subscribed("messages", 1);
     publish(&redis, "messages", &numbered("after", 4));
     let all = recorded(&record, "c", 7);
     assert_eq!(sorted(all[3..].to_vec()), numbered("after", 4));
@@ -359,7 +336,7 @@ fn http_and_redis_triggers_run_together() {
     let resp = client().get(format!("{base}/c/hello")).send().unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.text().unwrap(), "Hello from C!");
-    wait_subscribed(&redis, "jobs", 1);
+    redis.wait_subscribed("jobs", 1);
     publish(&redis, "jobs", &numbered("job", 3));
     assert_eq!(sorted(recorded(&redis, "w", 3)), numbered("job", 3));
     assert!(up.terminate().success());

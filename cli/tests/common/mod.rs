@@ -199,3 +199,33 @@ pub fn client() -> reqwest::blocking::Client {
         .build()
         .unwrap()
 }
+
+/// Percent-encodes everything but unreserved characters (for query parameters).
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// How long a test waits for an effect (a handled message, a resubscription) to show.
+pub const EFFECT_LIMIT: Duration = Duration::from_secs(60);
+
+/// Polls `check` until it returns a value; fails the test naming `what` after [`EFFECT_LIMIT`].
+pub fn wait_until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + EFFECT_LIMIT;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -168,6 +168,25 @@ impl RedisServer {
     }
 
     /// Subscribes to `channel` on a connection of its own (see [`Subscriber::recv`]).
+    /// Waits until the server counts `subscribers` subscriptions to `channel` (a PUBLISH before
+    /// that would be lost).
+    pub fn wait_subscribed(&self, channel: &str, subscribers: usize) {
+        // Self-contained: the shim suite includes this file without the rest of `common`.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let want = subscribers.to_string();
+        loop {
+            let out = self.try_reply(&["PUBSUB", "NUMSUB", channel]);
+            if out.is_ok_and(|o| o.to_string().lines().nth(1) == Some(want.as_str())) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {subscribers} subscriber(s) on {channel}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn subscribe(&self, channel: &str) -> Subscriber {
         let stream = connect(self.addr(), IO_TIMEOUT).expect("connect to redis-server");
         let mut conn = Conn::new(stream).expect("redis connection");

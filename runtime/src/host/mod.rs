@@ -6,6 +6,7 @@ pub mod bindings;
 pub mod context;
 pub mod guest;
 pub mod key_value;
+pub mod p3;
 pub mod redis_outbound;
 pub mod redis_pool;
 pub mod sqlite;
@@ -167,8 +168,33 @@ pub fn linker_for(engine: &crate::engine::SpinEngine) -> Result<Linker<InstanceS
     if engine.is_concurrent() {
         wasmtime_wasi::p3::add_to_linker(&mut linker)?;
         wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
+        p3::add_to_linker(&mut linker)?;
     }
     Ok(linker)
+}
+
+/// One linker per engine (p2, and p3 once a p3 component needs it), built on first use.
+#[derive(Default)]
+pub struct Linkers {
+    p2: Option<Linker<InstanceState>>,
+    p3: Option<Linker<InstanceState>>,
+}
+
+impl Linkers {
+    pub fn for_engine(
+        &mut self,
+        engine: &crate::engine::SpinEngine,
+    ) -> Result<&Linker<InstanceState>> {
+        let slot = if engine.is_concurrent() {
+            &mut self.p3
+        } else {
+            &mut self.p2
+        };
+        if slot.is_none() {
+            *slot = Some(linker_for(engine)?);
+        }
+        Ok(slot.as_ref().expect("just set"))
+    }
 }
 
 /// The linker every component starts from.
@@ -192,6 +218,10 @@ const SERVED_PREFIXES: &[&str] = &[
     "fermyon:spin/redis@2",
     "fermyon:spin/variables@2",
     "spin:sqlite/sqlite@3",
+    // Only p3 components can import these (their functions are async); see host::p3.
+    "spin:key-value/key-value@3",
+    "spin:variables/variables@3",
+    "spin:redis/redis@3",
     "wasi:keyvalue/store@0.2.0-draft2",
     "wasi:keyvalue/atomics@0.2.0-draft2",
     "wasi:keyvalue/batch@0.2.0-draft2",

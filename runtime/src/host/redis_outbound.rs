@@ -1,4 +1,5 @@
-//! Outbound Redis: `fermyon:spin/redis@2.0.0`, gated by `allowed_outbound_hosts`.
+//! Outbound Redis: `fermyon:spin/redis@2.0.0`, gated by `allowed_outbound_hosts` (host::p3 serves
+//! `spin:redis@3.0.0` with the same checks, connections and replies).
 
 use redis::AsyncCommands;
 use wasmtime::component::Resource;
@@ -13,7 +14,7 @@ pub struct RedisHandle {
     conn: redis::aio::ConnectionManager,
 }
 
-fn other(e: redis::RedisError) -> Error {
+pub(in crate::host) fn other(e: redis::RedisError) -> Error {
     match e.kind() {
         redis::ErrorKind::UnexpectedReturnType => Error::TypeError,
         _ if e.code() == Some("WRONGTYPE") => Error::TypeError,
@@ -22,30 +23,66 @@ fn other(e: redis::RedisError) -> Error {
 }
 
 impl InstanceState {
-    fn redis(&self, c: &Resource<RedisHandle>) -> Result<redis::aio::ConnectionManager> {
+    pub(in crate::host) fn redis(
+        &self,
+        c: &Resource<RedisHandle>,
+    ) -> Result<redis::aio::ConnectionManager> {
         Ok(self.table.get(c)?.conn.clone())
     }
+
+    /// A `redis://` or `rediss://` address that `allowed_outbound_hosts` permits.
+    pub(in crate::host) fn check_redis_address(&self, address: &str) -> Result<(), Error> {
+        let Ok(url) = url::Url::parse(address) else {
+            return Err(Error::InvalidAddress);
+        };
+        if !matches!(url.scheme(), "redis" | "rediss") || url.host_str().is_none() {
+            return Err(Error::InvalidAddress);
+        }
+        if !self.outbound_allowed(&url) {
+            return Err(Error::InvalidAddress);
+        }
+        Ok(())
+    }
+}
+
+/// The shared connection to a checked address.
+pub(in crate::host) async fn connect(address: &str) -> Result<RedisHandle, Error> {
+    match redis_pool::connection(address).await {
+        Ok(conn) => Ok(RedisHandle { conn }),
+        Err(e) => Err(Error::Other(format!(
+            "cannot connect to Redis at {}: {e}",
+            redis_pool::redact(address)
+        ))),
+    }
+}
+
+/// Any command, its reply flattened as Spin does.
+pub(in crate::host) async fn execute(
+    mut conn: redis::aio::ConnectionManager,
+    command: &str,
+    arguments: Vec<RedisParameter>,
+) -> Result<Vec<RedisResult>, Error> {
+    let mut cmd = redis::cmd(command);
+    for a in arguments {
+        match a {
+            RedisParameter::Int64(i) => cmd.arg(i),
+            RedisParameter::Binary(b) => cmd.arg(b),
+        };
+    }
+    let value: redis::Value = cmd.query_async(&mut conn).await.map_err(other)?;
+    Ok(flatten(value))
 }
 
 impl spin_redis::Host for InstanceState {}
 
 impl spin_redis::HostConnection for InstanceState {
     async fn open(&mut self, address: String) -> Result<Result<Resource<RedisHandle>, Error>> {
-        let Ok(url) = url::Url::parse(&address) else {
-            return Ok(Err(Error::InvalidAddress));
-        };
-        if !matches!(url.scheme(), "redis" | "rediss") || url.host_str().is_none() {
-            return Ok(Err(Error::InvalidAddress));
+        if let Err(e) = self.check_redis_address(&address) {
+            return Ok(Err(e));
         }
-        if !self.outbound_allowed(&url) {
-            return Ok(Err(Error::InvalidAddress));
-        }
-        match redis_pool::connection(&address).await {
-            Ok(conn) => Ok(Ok(self.table.push(RedisHandle { conn })?)),
-            Err(e) => Ok(Err(Error::Other(format!(
-                "cannot connect to Redis at {}: {e}",
-                redis_pool::redact(&address)
-            )))),
+        match connect(&address).await {
+            Ok(handle) => Ok(Ok(self.table.push(handle)?)),
+            Err(e) => Ok(Err(e)),
         }
     }
 
@@ -123,19 +160,7 @@ impl spin_redis::HostConnection for InstanceState {
         command: String,
         arguments: Vec<RedisParameter>,
     ) -> Result<Result<Vec<RedisResult>, Error>> {
-        let mut cmd = redis::cmd(&command);
-        for a in arguments {
-            match a {
-                RedisParameter::Int64(i) => cmd.arg(i),
-                RedisParameter::Binary(b) => cmd.arg(b),
-            };
-        }
-        let mut conn = self.redis(&c)?;
-        let value: redis::Value = match cmd.query_async(&mut conn).await {
-            Ok(v) => v,
-            Err(e) => return Ok(Err(other(e))),
-        };
-        Ok(Ok(flatten(value)))
+        Ok(execute(self.redis(&c)?, &command, arguments).await)
     }
 
     async fn drop(&mut self, c: Resource<RedisHandle>) -> Result<()> {

@@ -70,22 +70,26 @@ pub struct ConnectionHandle {
     changes: u64,
 }
 
-/// Interface-neutral failure, mapped to v2/v3 errors.
-enum SqlError {
+/// Interface-neutral failure, mapped to each interface's error.
+pub(in crate::host) enum SqlError {
     NoSuchDatabase,
     AccessDenied,
     Io(String),
 }
 
-struct QueryOutput {
-    columns: Vec<String>,
-    rows: Vec<Vec<SqlValue>>,
+pub(in crate::host) struct QueryOutput {
+    pub(in crate::host) columns: Vec<String>,
+    pub(in crate::host) rows: Vec<Vec<SqlValue>>,
     last_insert_rowid: i64,
     changes: u64,
 }
 
 impl Database {
-    async fn execute(&self, sql: String, params: Vec<SqlValue>) -> Result<QueryOutput, SqlError> {
+    pub(in crate::host) async fn execute(
+        &self,
+        sql: String,
+        params: Vec<SqlValue>,
+    ) -> Result<QueryOutput, SqlError> {
         let db = self.clone();
         tokio::task::spawn_blocking(move || {
             let mut guard = db.conn.lock().unwrap_or_else(|p| p.into_inner());
@@ -143,7 +147,7 @@ fn to_owned_value(v: ValueRef<'_>) -> SqlValue {
 }
 
 impl InstanceState {
-    fn open_database(&self, label: &str) -> Result<ConnectionHandle, SqlError> {
+    pub(in crate::host) fn open_database(&self, label: &str) -> Result<ConnectionHandle, SqlError> {
         if !self.grants.sqlite_databases.iter().any(|d| d == label) {
             tracing::warn!(component = %self.component_id, "access to SQLite database `{label}` denied: add it to `sqlite_databases` in the component's spin.toml section");
             return Err(SqlError::AccessDenied);
@@ -159,27 +163,53 @@ impl InstanceState {
         })
     }
 
-    async fn execute_sql(
+    pub(in crate::host) async fn execute_sql(
         &mut self,
         c: &Resource<ConnectionHandle>,
         sql: String,
         params: Vec<SqlValue>,
     ) -> Result<Result<QueryOutput, SqlError>> {
-        let db = self.table.get(c)?.db.clone();
-        let out = db.execute(sql, params).await;
-        if let Ok(o) = &out {
+        let out = self.sqlite_database(c)?.execute(sql, params).await;
+        self.record_sql_outcome(c, &out)?;
+        Ok(out)
+    }
+
+    pub(in crate::host) fn sqlite_database(
+        &self,
+        c: &Resource<ConnectionHandle>,
+    ) -> Result<Database> {
+        Ok(self.table.get(c)?.db.clone())
+    }
+
+    /// Keeps what `last-insert-rowid` and `changes` report after a statement.
+    pub(in crate::host) fn record_sql_outcome(
+        &mut self,
+        c: &Resource<ConnectionHandle>,
+        out: &Result<QueryOutput, SqlError>,
+    ) -> Result<()> {
+        if let Ok(o) = out {
             let h = self.table.get_mut(c)?;
             h.last_insert_rowid = o.last_insert_rowid;
             h.changes = o.changes;
         }
-        Ok(out)
+        Ok(())
+    }
+
+    pub(in crate::host) fn sqlite_counters(
+        &self,
+        c: &Resource<ConnectionHandle>,
+    ) -> Result<(i64, u64)> {
+        let h = self.table.get(c)?;
+        Ok((h.last_insert_rowid, h.changes))
     }
 }
 
+/// Conversions between an interface version's types and the neutral ones, and its `Host`.
 macro_rules! sqlite_interface {
     ($m:ident) => {
-        impl From<SqlError> for $m::Error {
-            fn from(e: SqlError) -> Self {
+        impl From<$crate::host::sqlite::SqlError> for $m::Error {
+            fn from(e: $crate::host::sqlite::SqlError) -> Self {
+                use $crate::host::sqlite::SqlError;
                 match e {
                     SqlError::NoSuchDatabase => Self::NoSuchDatabase,
                     SqlError::AccessDenied => Self::AccessDenied,
@@ -188,20 +218,21 @@ macro_rules! sqlite_interface {
             }
         }
 
-        impl From<$m::Value> for SqlValue {
+        impl From<$m::Value> for rusqlite::types::Value {
             fn from(v: $m::Value) -> Self {
                 match v {
-                    $m::Value::Integer(i) => SqlValue::Integer(i),
-                    $m::Value::Real(f) => SqlValue::Real(f),
-                    $m::Value::Text(t) => SqlValue::Text(t),
-                    $m::Value::Blob(b) => SqlValue::Blob(b),
-                    $m::Value::Null => SqlValue::Null,
+                    $m::Value::Integer(i) => Self::Integer(i),
+                    $m::Value::Real(f) => Self::Real(f),
+                    $m::Value::Text(t) => Self::Text(t),
+                    $m::Value::Blob(b) => Self::Blob(b),
+                    $m::Value::Null => Self::Null,
                 }
             }
         }
 
-        impl From<SqlValue> for $m::Value {
-            fn from(v: SqlValue) -> Self {
+        impl From<rusqlite::types::Value> for $m::Value {
+            fn from(v: rusqlite::types::Value) -> Self {
+                use rusqlite::types::Value as SqlValue;
                 match v {
                     SqlValue::Integer(i) => Self::Integer(i),
                     SqlValue::Real(f) => Self::Real(f),
@@ -212,8 +243,8 @@ macro_rules! sqlite_interface {
             }
         }
 
-        impl From<QueryOutput> for $m::QueryResult {
-            fn from(o: QueryOutput) -> Self {
+        impl From<$crate::host::sqlite::QueryOutput> for $m::QueryResult {
+            fn from(o: $crate::host::sqlite::QueryOutput) -> Self {
                 Self {
                     columns: o.columns,
                     rows: o
@@ -227,9 +258,10 @@ macro_rules! sqlite_interface {
             }
         }
 
-        impl $m::Host for InstanceState {}
+        impl $m::Host for $crate::host::InstanceState {}
     };
 }
+pub(in crate::host) use sqlite_interface;
 
 sqlite_interface!(v2);
 sqlite_interface!(v3);
@@ -265,41 +297,56 @@ impl v2::HostConnection for InstanceState {
     }
 }
 
-impl v3::HostConnection for InstanceState {
-    async fn open(
-        &mut self,
-        database: String,
-    ) -> Result<Result<Resource<ConnectionHandle>, v3::Error>> {
-        match self.open_database(&database) {
-            Ok(h) => Ok(Ok(self.table.push(h)?)),
-            Err(e) => Ok(Err(e.into())),
+/// The synchronous `connection` functions of `spin:sqlite@3.x` (3.1 adds async twins).
+macro_rules! sqlite_v3_connection {
+    ($m:ident) => {
+        impl $m::HostConnection for $crate::host::InstanceState {
+            async fn open(
+                &mut self,
+                database: String,
+            ) -> wasmtime::Result<Result<wasmtime::component::Resource<ConnectionHandle>, $m::Error>>
+            {
+                match self.open_database(&database) {
+                    Ok(h) => Ok(Ok(self.table.push(h)?)),
+                    Err(e) => Ok(Err(e.into())),
+                }
+            }
+
+            async fn execute(
+                &mut self,
+                c: wasmtime::component::Resource<ConnectionHandle>,
+                statement: String,
+                parameters: Vec<$m::Value>,
+            ) -> wasmtime::Result<Result<$m::QueryResult, $m::Error>> {
+                let params = parameters.into_iter().map(Into::into).collect();
+                let out = self.execute_sql(&c, statement, params).await?;
+                Ok(out.map(Into::into).map_err(Into::into))
+            }
+
+            async fn last_insert_rowid(
+                &mut self,
+                c: wasmtime::component::Resource<ConnectionHandle>,
+            ) -> wasmtime::Result<i64> {
+                Ok(self.sqlite_counters(&c)?.0)
+            }
+
+            async fn changes(
+                &mut self,
+                c: wasmtime::component::Resource<ConnectionHandle>,
+            ) -> wasmtime::Result<u64> {
+                Ok(self.sqlite_counters(&c)?.1)
+            }
+
+            async fn drop(
+                &mut self,
+                c: wasmtime::component::Resource<ConnectionHandle>,
+            ) -> wasmtime::Result<()> {
+                self.table.delete(c)?;
+                Ok(())
+            }
         }
-    }
-
-    async fn execute(
-        &mut self,
-        c: Resource<ConnectionHandle>,
-        statement: String,
-        parameters: Vec<v3::Value>,
-    ) -> Result<Result<v3::QueryResult, v3::Error>> {
-        let params = parameters.into_iter().map(Into::into).collect();
-        Ok(self
-            .execute_sql(&c, statement, params)
-            .await?
-            .map(Into::into)
-            .map_err(Into::into))
-    }
-
-    async fn last_insert_rowid(&mut self, c: Resource<ConnectionHandle>) -> Result<i64> {
-        Ok(self.table.get(&c)?.last_insert_rowid)
-    }
-
-    async fn changes(&mut self, c: Resource<ConnectionHandle>) -> Result<u64> {
-        Ok(self.table.get(&c)?.changes)
-    }
-
-    async fn drop(&mut self, c: Resource<ConnectionHandle>) -> Result<()> {
-        self.table.delete(c)?;
-        Ok(())
-    }
+    };
 }
+pub(in crate::host) use sqlite_v3_connection;
+
+sqlite_v3_connection!(v3);

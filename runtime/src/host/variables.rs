@@ -21,23 +21,22 @@ impl From<VariablesError> for spin_vars::Error {
     }
 }
 
+impl InstanceState {
+    /// A variable of this component, as every variables interface reads it.
+    pub(in crate::host) fn component_variable(&self, name: &str) -> Result<String, VariablesError> {
+        (self.services.variables).get_component_variable(&self.component_id, name)
+    }
+}
+
 impl spin_vars::Host for InstanceState {
     async fn get(&mut self, name: String) -> Result<Result<String, spin_vars::Error>> {
-        Ok(self
-            .services
-            .variables
-            .get_component_variable(&self.component_id, &name)
-            .map_err(Into::into))
+        Ok(self.component_variable(&name).map_err(Into::into))
     }
 }
 
 impl wasi_config::Host for InstanceState {
     async fn get(&mut self, key: String) -> Result<Result<Option<String>, wasi_config::Error>> {
-        match self
-            .services
-            .variables
-            .get_component_variable(&self.component_id, &key)
-        {
+        match self.component_variable(&key) {
             Ok(v) => Ok(Ok(Some(v))),
             // wasi:config reports an unknown key as absent, not as an error.
             Err(VariablesError::Undefined { .. } | VariablesError::InvalidName { .. }) => {

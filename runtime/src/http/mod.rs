@@ -23,7 +23,7 @@ use routing::Router;
 
 use crate::app::LockedApp;
 use crate::engine::SpinEngine;
-use crate::host::{guest, AppServices};
+use crate::host::{guest, AppServices, Linkers};
 use crate::outbound::http::{LocalHttp, LocalTarget};
 
 #[derive(Clone)]
@@ -330,30 +330,6 @@ impl LocalHttp for HttpTrigger {
                 LocalTarget::Component(id) => self.handle_chained(&id, request, LOCAL_CONN).await,
             }
         })
-    }
-}
-
-/// One linker per engine (p2, and p3 once a p3 component needs it), built on first use.
-#[derive(Default)]
-struct Linkers {
-    p2: Option<wasmtime::component::Linker<crate::host::InstanceState>>,
-    p3: Option<wasmtime::component::Linker<crate::host::InstanceState>>,
-}
-
-impl Linkers {
-    fn for_engine(
-        &mut self,
-        engine: &SpinEngine,
-    ) -> Result<&wasmtime::component::Linker<crate::host::InstanceState>> {
-        let slot = if engine.is_concurrent() {
-            &mut self.p3
-        } else {
-            &mut self.p2
-        };
-        if slot.is_none() {
-            *slot = Some(crate::host::linker_for(engine)?);
-        }
-        Ok(slot.as_ref().expect("just set"))
     }
 }
 

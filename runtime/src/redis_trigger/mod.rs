@@ -1,5 +1,5 @@
 //! The Spin Redis trigger: subscribes to the channels that components are
-//! mapped to and runs `fermyon:spin/inbound-redis.handle-message` for each
+//! mapped to and runs each component's Redis handler (see executor) for each
 //! message, in every component on the channel.
 
 pub mod config;
@@ -44,14 +44,14 @@ impl RedisTrigger {
     ) -> Result<Self> {
         let configs = RedisTriggerConfig::from_app(app)?;
         let servers = config::plan(&configs, &services.variables)?;
-        let linker = crate::host::base_linker(engine.wasmtime())?;
+        let mut linkers = crate::host::Linkers::default();
         let mut handlers: HashMap<String, Arc<RedisHandler>> = HashMap::new();
         for c in &configs {
             if handlers.contains_key(&c.component) {
                 continue;
             }
-            let handler =
-                prepare(app, engine, &services, &linker, &c.component).with_context(|| {
+            let handler = prepare(app, engine, &services, &mut linkers, &c.component)
+                .with_context(|| {
                     format!("component `{}` (Redis trigger `{}`)", c.component, c.id)
                 })?;
             handlers.insert(c.component.clone(), Arc::new(handler));
@@ -129,7 +129,7 @@ fn prepare(
     app: &LockedApp,
     engine: &SpinEngine,
     services: &Arc<AppServices>,
-    linker: &wasmtime::component::Linker<crate::host::InstanceState>,
+    linkers: &mut crate::host::Linkers,
     id: &str,
 ) -> Result<RedisHandler> {
     let component = app
@@ -137,12 +137,6 @@ fn prepare(
         .with_context(|| format!("component `{id}` is not defined"))?;
     let ctx = ComponentContext::from_component(component, services)?;
     let (component_engine, compiled) = crate::host::guest::load_component(engine, component)?;
-    if component_engine.is_concurrent() {
-        anyhow::bail!(
-            "the component is a WASI p3 component (`spin:redis/inbound-redis@3`, spin-sdk 6 or \
-             later), which the Redis trigger does not run yet; build it with spin-sdk 5.2 (the \
-             `#[redis_component]` macro) for now"
-        );
-    }
-    RedisHandler::new(engine, linker, ctx, &compiled)
+    let linker = linkers.for_engine(&component_engine)?;
+    RedisHandler::new(&component_engine, linker, ctx, &compiled)
 }

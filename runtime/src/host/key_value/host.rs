@@ -31,7 +31,7 @@ impl From<KvError> for wasi_kv::Error {
 impl InstanceState {
     /// Spin's order: a store the component was not granted is access-denied
     /// even when it exists; a granted but undefined one is no-such-store.
-    fn open_store(&self, label: &str) -> Result<StoreHandle, KvError> {
+    pub(in crate::host) fn open_store(&self, label: &str) -> Result<StoreHandle, KvError> {
         if !self.grants.key_value_stores.iter().any(|s| s == label) {
             tracing::warn!(
                 component = %self.component_id,
@@ -49,7 +49,7 @@ impl InstanceState {
         })
     }
 
-    fn backend(&self, store: &Resource<StoreHandle>) -> Result<Backend> {
+    pub(in crate::host) fn kv_backend(&self, store: &Resource<StoreHandle>) -> Result<Backend> {
         Ok(self.table.get(store)?.backend.clone())
     }
 }
@@ -72,7 +72,7 @@ impl spin_kv::HostStore for InstanceState {
         s: Resource<StoreHandle>,
         key: String,
     ) -> Result<Result<Option<Vec<u8>>, spin_kv::Error>> {
-        Ok(self.backend(&s)?.get(&key).await.map_err(Into::into))
+        Ok(self.kv_backend(&s)?.get(&key).await.map_err(Into::into))
     }
 
     async fn set(
@@ -82,7 +82,7 @@ impl spin_kv::HostStore for InstanceState {
         value: Vec<u8>,
     ) -> Result<Result<(), spin_kv::Error>> {
         Ok(self
-            .backend(&s)?
+            .kv_backend(&s)?
             .set(&key, &value)
             .await
             .map_err(Into::into))
@@ -93,7 +93,7 @@ impl spin_kv::HostStore for InstanceState {
         s: Resource<StoreHandle>,
         key: String,
     ) -> Result<Result<(), spin_kv::Error>> {
-        Ok(self.backend(&s)?.delete(&key).await.map_err(Into::into))
+        Ok(self.kv_backend(&s)?.delete(&key).await.map_err(Into::into))
     }
 
     async fn exists(
@@ -101,14 +101,14 @@ impl spin_kv::HostStore for InstanceState {
         s: Resource<StoreHandle>,
         key: String,
     ) -> Result<Result<bool, spin_kv::Error>> {
-        Ok(self.backend(&s)?.exists(&key).await.map_err(Into::into))
+        Ok(self.kv_backend(&s)?.exists(&key).await.map_err(Into::into))
     }
 
     async fn get_keys(
         &mut self,
         s: Resource<StoreHandle>,
     ) -> Result<Result<Vec<String>, spin_kv::Error>> {
-        Ok(self.backend(&s)?.keys().await.map_err(Into::into))
+        Ok(self.kv_backend(&s)?.keys().await.map_err(Into::into))
     }
 
     async fn drop(&mut self, s: Resource<StoreHandle>) -> Result<()> {
@@ -135,7 +135,7 @@ impl wasi_kv::HostBucket for InstanceState {
         b: Resource<StoreHandle>,
         key: String,
     ) -> Result<Result<Option<Vec<u8>>, wasi_kv::Error>> {
-        Ok(self.backend(&b)?.get(&key).await.map_err(Into::into))
+        Ok(self.kv_backend(&b)?.get(&key).await.map_err(Into::into))
     }
 
     async fn set(
@@ -145,7 +145,7 @@ impl wasi_kv::HostBucket for InstanceState {
         value: Vec<u8>,
     ) -> Result<Result<(), wasi_kv::Error>> {
         Ok(self
-            .backend(&b)?
+            .kv_backend(&b)?
             .set(&key, &value)
             .await
             .map_err(Into::into))
@@ -156,7 +156,7 @@ impl wasi_kv::HostBucket for InstanceState {
         b: Resource<StoreHandle>,
         key: String,
     ) -> Result<Result<(), wasi_kv::Error>> {
-        Ok(self.backend(&b)?.delete(&key).await.map_err(Into::into))
+        Ok(self.kv_backend(&b)?.delete(&key).await.map_err(Into::into))
     }
 
     async fn exists(
@@ -164,7 +164,7 @@ impl wasi_kv::HostBucket for InstanceState {
         b: Resource<StoreHandle>,
         key: String,
     ) -> Result<Result<bool, wasi_kv::Error>> {
-        Ok(self.backend(&b)?.exists(&key).await.map_err(Into::into))
+        Ok(self.kv_backend(&b)?.exists(&key).await.map_err(Into::into))
     }
 
     /// All keys in one page: no store we serve is big enough to need a cursor.
@@ -174,7 +174,7 @@ impl wasi_kv::HostBucket for InstanceState {
         _cursor: Option<String>,
     ) -> Result<Result<wasi_kv::KeyResponse, wasi_kv::Error>> {
         Ok(self
-            .backend(&b)?
+            .kv_backend(&b)?
             .keys()
             .await
             .map(|keys| wasi_kv::KeyResponse { keys, cursor: None })
@@ -195,7 +195,7 @@ impl atomics::Host for InstanceState {
         delta: i64,
     ) -> Result<Result<i64, wasi_kv::Error>> {
         Ok(self
-            .backend(&b)?
+            .kv_backend(&b)?
             .increment(&key, delta)
             .await
             .map_err(Into::into))
@@ -240,7 +240,7 @@ impl atomics::HostCas for InstanceState {
         b: Resource<StoreHandle>,
         key: String,
     ) -> Result<Result<Resource<CasHandle>, wasi_kv::Error>> {
-        let backend = self.backend(&b)?;
+        let backend = self.kv_backend(&b)?;
         Ok(Ok(self.table.push(CasHandle {
             backend,
             key,
@@ -277,7 +277,11 @@ impl batch::Host for InstanceState {
         b: Resource<StoreHandle>,
         keys: Vec<String>,
     ) -> Result<Result<Vec<(String, Option<Vec<u8>>)>, wasi_kv::Error>> {
-        Ok(self.backend(&b)?.get_many(keys).await.map_err(Into::into))
+        Ok(self
+            .kv_backend(&b)?
+            .get_many(keys)
+            .await
+            .map_err(Into::into))
     }
 
     async fn set_many(
@@ -285,7 +289,11 @@ impl batch::Host for InstanceState {
         b: Resource<StoreHandle>,
         pairs: Vec<(String, Vec<u8>)>,
     ) -> Result<Result<(), wasi_kv::Error>> {
-        Ok(self.backend(&b)?.set_many(pairs).await.map_err(Into::into))
+        Ok(self
+            .kv_backend(&b)?
+            .set_many(pairs)
+            .await
+            .map_err(Into::into))
     }
 
     async fn delete_many(
@@ -294,7 +302,7 @@ impl batch::Host for InstanceState {
         keys: Vec<String>,
     ) -> Result<Result<(), wasi_kv::Error>> {
         Ok(self
-            .backend(&b)?
+            .kv_backend(&b)?
             .delete_many(keys)
             .await
             .map_err(Into::into))
