@@ -163,12 +163,39 @@ impl Registry {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
-    /// Access-log lines of `GET` requests for blobs so far.
+    /// Access-log lines of `GET` requests for blobs so far. The registry writes a line after
+    /// the response has gone out, so a client can finish before its last line lands: first send
+    /// a marker request and wait for its line, which comes after every earlier request's.
     pub fn blob_gets(&self) -> usize {
+        self.flush_log();
         self.log()
             .lines()
             .filter(|l| l.contains("\"GET /v2/") && l.contains("/blobs/sha256:"))
             .count()
+    }
+
+    /// Sends `GET /v2/log-marker-N/tags/list` (a 404) and waits until its access-log line is in.
+    fn flush_log(&self) {
+        static MARKERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let marker = format!(
+            "/v2/log-marker-{}/tags/list",
+            MARKERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let _ = write!(s, "GET {marker} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+            let _ = s.read(&mut [0u8; 64]);
+        } else {
+            return; // stopped: nothing more will be written
+        }
+        let deadline = Instant::now() + READY_LIMIT;
+        while Instant::now() < deadline {
+            if self.log().contains(&format!("\"GET {marker} ")) {
+                return;
+            }
+            std::thread::sleep(POLL_INTERVAL);
+        }
+        panic!("the registry never logged {marker}:\n{}", self.log());
     }
 }
 
