@@ -49,20 +49,29 @@ else
 fi
 command -v python3 >/dev/null || APT_MISSING+=(python3)
 
-py_tools_present() { # $1 = python interpreter
-    "$1" - "$SPIN_PY_SDK_VERSION" "$COMPONENTIZE_PY_VERSION" <<'PY' 2>/dev/null
+py_tools_present() { # $1 = python interpreter, $2 = spin-sdk version, $3 = componentize-py version
+    "$1" - "$2" "$3" <<'PY' 2>/dev/null
 import sys, importlib.metadata as m
 ok = m.version("spin-sdk") == sys.argv[1] and m.version("componentize-py") == sys.argv[2]
 sys.exit(0 if ok else 1)
 PY
 }
 PY_MODE=
-if command -v python3 >/dev/null && command -v componentize-py >/dev/null && py_tools_present python3; then
+if command -v python3 >/dev/null && command -v componentize-py >/dev/null &&
+    py_tools_present python3 "$SPIN_PY_SDK_VERSION" "$COMPONENTIZE_PY_VERSION"; then
     PY_MODE=system
-elif [ -x "$PY_VENV_DIR/bin/python" ] && py_tools_present "$PY_VENV_DIR/bin/python"; then
+elif [ -x "$PY_VENV_DIR/bin/python" ] &&
+    py_tools_present "$PY_VENV_DIR/bin/python" "$SPIN_PY_SDK_VERSION" "$COMPONENTIZE_PY_VERSION"; then
     PY_MODE=venv-present
 else
     PY_MODE=venv-create
+fi
+# spin-sdk 5 always lives in its own venv: its componentize-py would shadow the one above.
+PY5_PRESENT=0
+[ -x "$PY5_VENV_DIR/bin/python" ] &&
+    py_tools_present "$PY5_VENV_DIR/bin/python" "$SPIN_PY5_SDK_VERSION" "$COMPONENTIZE_PY5_VERSION" &&
+    PY5_PRESENT=1
+if [ "$PY_MODE" = venv-create ] || [ "$PY5_PRESENT" = 0 ]; then
     pkg_installed python3-venv || APT_MISSING+=(python3-venv)
 fi
 
@@ -77,18 +86,25 @@ fi
 
 # ---------------------------------------------------------------- python
 log "python: spin-sdk==$SPIN_PY_SDK_VERSION componentize-py==$COMPONENTIZE_PY_VERSION"
+make_py_venv() { # $1 = dir, $2 = spin-sdk version, $3 = componentize-py version
+    log "creating venv $1"
+    rm -rf "$1"   # a half-finished earlier attempt fails the checks above
+    python3 -m venv "$1"
+    "$1/bin/python" -m pip install -q --disable-pip-version-check \
+        "spin-sdk==$2" "componentize-py==$3"
+    py_tools_present "$1/bin/python" "$2" "$3" || die "python tools not importable after install in $1"
+}
 case "$PY_MODE" in
     system) skip "installed in $(command -v python3)" ;;
     venv-present) skip "venv $PY_VENV_DIR" ;;
-    venv-create)
-        log "creating venv $PY_VENV_DIR"
-        rm -rf "$PY_VENV_DIR"   # a half-finished earlier attempt fails the check above
-        python3 -m venv "$PY_VENV_DIR"
-        "$PY_VENV_DIR/bin/python" -m pip install -q --disable-pip-version-check \
-            "spin-sdk==$SPIN_PY_SDK_VERSION" "componentize-py==$COMPONENTIZE_PY_VERSION"
-        py_tools_present "$PY_VENV_DIR/bin/python" || die "python tools not importable after install"
-        ;;
+    venv-create) make_py_venv "$PY_VENV_DIR" "$SPIN_PY_SDK_VERSION" "$COMPONENTIZE_PY_VERSION" ;;
 esac
+log "python: spin-sdk==$SPIN_PY5_SDK_VERSION componentize-py==$COMPONENTIZE_PY5_VERSION"
+if [ "$PY5_PRESENT" = 1 ]; then
+    skip "venv $PY5_VENV_DIR"
+else
+    make_py_venv "$PY5_VENV_DIR" "$SPIN_PY5_SDK_VERSION" "$COMPONENTIZE_PY5_VERSION"
+fi
 
 # ---------------------------------------------------------------- rust
 command -v cargo >/dev/null || die "cargo not found (install Rust with rustup first)"

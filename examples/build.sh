@@ -35,6 +35,8 @@ done
 [ -d "$WIT_BINDGEN_ROOT/bin" ] && PATH="$WIT_BINDGEN_ROOT/bin:$PATH"
 [ -d "$PY_VENV_DIR/bin" ] && PATH="$PY_VENV_DIR/bin:$PATH"
 export PATH
+# Apps that pin spin-sdk in requirements.txt get the matching venv (spin_build.py).
+export SPINKUBE_PY_VENVS="$PY_VENV_DIR:$PY5_VENV_DIR"
 
 MANIFESTS=()
 for m in "$HERE"/*/spin.toml "$ROOT"/e2e/apps/*/spin.toml; do

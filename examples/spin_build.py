@@ -7,12 +7,15 @@ that has a build section and a local `source` file:
     unless --force;
   * otherwise delete the output, run the command(s) with `sh -c` in the component's
     `workdir` (default: the manifest's folder), and fail unless a fresh wasm file appeared
-    (some tools, e.g. j2w, print an error but exit 0).
+    (some tools, e.g. j2w, print an error but exit 0);
+  * a Python app whose requirements.txt pins `spin-sdk==X` builds with the venv (one of
+    the `:`-separated dirs in $SPINKUBE_PY_VENVS) that has spin-sdk X, first on PATH.
 
   spin_build.py [--force] [--clean] [--list] MANIFEST...
 """
 import glob
 import os
+import re
 import subprocess
 import sys
 import time
@@ -71,13 +74,45 @@ def rel(path):
     return os.path.relpath(path)
 
 
+def pinned_spin_sdk(workdir):
+    """The `spin-sdk==X` pin in the app's requirements.txt, if any."""
+    try:
+        with open(os.path.join(workdir, "requirements.txt")) as f:
+            text = f.read()
+    except FileNotFoundError:
+        return None
+    m = re.search(r"^\s*spin[-_]sdk\s*==\s*([^\s;#]+)", text, re.MULTILINE | re.IGNORECASE)
+    return m.group(1) if m else None
+
+
+def build_env(workdir):
+    """The environment for an app's build commands: PATH starts with the venv its
+    requirements.txt asks for (several spin-sdk versions cannot share one venv)."""
+    env = dict(os.environ)
+    version = pinned_spin_sdk(workdir)
+    if version is None:
+        return env
+    venvs = [v for v in os.environ.get("SPINKUBE_PY_VENVS", "").split(":") if v]
+    for venv in venvs:
+        if glob.glob(os.path.join(venv, "lib", "python*", "site-packages", f"spin_sdk-{version}.dist-info")):
+            env["PATH"] = os.path.join(venv, "bin") + os.pathsep + env.get("PATH", "")
+            return env
+    raise BuildError(
+        f"requirements.txt pins spin-sdk=={version}, but no venv in $SPINKUBE_PY_VENVS has it "
+        f"({', '.join(venvs) or 'none set'}): run e2e/install-tools.sh"
+    )
+
+
 def build(c):
     if os.path.exists(c["output"]):
         os.remove(c["output"])
+    env = build_env(c["workdir"])
     started = time.time()
     for cmd in c["commands"]:
         print(f"    $ {cmd}", flush=True)
-        rc = subprocess.run(["sh", "-c", cmd], cwd=c["workdir"], stdin=subprocess.DEVNULL).returncode
+        rc = subprocess.run(
+            ["sh", "-c", cmd], cwd=c["workdir"], stdin=subprocess.DEVNULL, env=env
+        ).returncode
         if rc != 0:
             raise BuildError(f"command failed with exit code {rc} (in {rel(c['workdir'])}): {cmd}")
     try:

@@ -157,3 +157,41 @@ fn reuse_count_one_gives_every_p3_request_a_fresh_instance() {
         assert_eq!(r.text().unwrap(), "1");
     }
 }
+
+/// Python spin-sdk 5 (componentize-py 0.25, world spin:up/http-trigger@4.1.0): a p3 component
+/// that also imports WASI's 0.3.0 release candidates, which get stubs; the SDK calls 0.3.0.
+#[test]
+fn python_p3_component_serves_with_reuse_key_value_and_variables() {
+    let dir = app_dir("examples/python-p3-http");
+    let state = tempfile::tempdir().unwrap();
+    let up = Up::start(&[
+        "-f",
+        dir.to_str().unwrap(),
+        "--state-dir",
+        state.path().to_str().unwrap(),
+    ]);
+    let c = client();
+    let get = |path: &str| {
+        let r = c.get(up.url(path)).send().unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    };
+    assert_eq!(get("/"), (200, "Hello from Python p3!".to_string()));
+
+    let r = c.post(up.url("/echo?x=1")).body("ping").send().unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().unwrap();
+    assert_eq!(v["method"], "POST");
+    assert_eq!(v["uri"], "/echo?x=1");
+    assert_eq!(v["body"], "ping");
+    assert_eq!(v["headers"]["spin-path-info"], "/echo");
+    assert_eq!(v["headers"]["spin-matched-route"], "/...");
+
+    // The instance that served the two requests above serves the next ones too.
+    let counts: Vec<String> = (0..3).map(|_| get("/count").1).collect();
+    assert_eq!(counts, ["3", "4", "5"]);
+
+    let kv: Vec<String> = (0..3).map(|_| get("/kv").1).collect();
+    assert_eq!(kv, ["1", "2", "3"]);
+    assert!(state.path().join("sqlite_key_value.db").is_file());
+    assert_eq!(get("/greeting"), (200, "Hello from a variable".to_string()));
+}

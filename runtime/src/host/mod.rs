@@ -235,6 +235,14 @@ const SERVED_PREFIXES: &[&str] = &[
     "wasi:http/",
 ];
 
+/// Whether the base linker (or the p3 one) serves an import. WASI's `0.3.0-rc-*` release
+/// candidates (Python spin-sdk 5 imports 23 of them beside 0.3.0) are not: no wasmtime
+/// defines them and prerelease versions never match 0.3.0, so they get stubs like any other
+/// unserved interface. The SDKs call only 0.3.0.
+fn is_served(import: &str) -> bool {
+    SERVED_PREFIXES.iter().any(|p| import.starts_with(p)) && !import.contains("@0.3.0-rc-")
+}
+
 /// Pre-instantiates a component. Imports nobody serves (Python guests import
 /// all of Spin 3's world) are linked to functions that fail with an error
 /// naming the interface, so the app still starts.
@@ -253,7 +261,7 @@ pub fn instantiate_pre(
 fn stub_unserved_imports(linker: &mut Linker<InstanceState>, component: &Component) -> Result<()> {
     let engine = linker.engine().clone();
     for (name, item) in component.component_type().imports(&engine) {
-        if SERVED_PREFIXES.iter().any(|p| name.starts_with(p)) {
+        if is_served(name) {
             continue;
         }
         let ComponentItem::ComponentInstance(instance) = item.ty else {
@@ -346,3 +354,18 @@ fn unsupported_error(ty: &wasmtime::component::types::ComponentFunc, message: &s
 /// Host type behind resources of interfaces this runtime does not serve;
 /// no value of it is ever created because every function that would is a stub.
 struct UnservedResource;
+
+#[cfg(test)]
+mod tests {
+    use super::is_served;
+
+    #[test]
+    fn wasi_release_candidates_of_0_3_are_not_served() {
+        assert!(is_served("wasi:cli/stdout@0.3.0"));
+        assert!(is_served("wasi:http/types@0.2.9"));
+        assert!(is_served("spin:key-value/key-value@3.0.0"));
+        assert!(!is_served("wasi:cli/stdout@0.3.0-rc-2026-03-15"));
+        assert!(!is_served("wasi:http/types@0.3.0-rc-2026-03-15"));
+        assert!(!is_served("spin:postgres/postgres@4.2.0"));
+    }
+}
