@@ -66,12 +66,16 @@ elif [ -x "$PY_VENV_DIR/bin/python" ] &&
 else
     PY_MODE=venv-create
 fi
-# spin-sdk 5 always lives in its own venv: its componentize-py would shadow the one above.
-PY5_PRESENT=0
-[ -x "$PY5_VENV_DIR/bin/python" ] &&
-    py_tools_present "$PY5_VENV_DIR/bin/python" "$SPIN_PY5_SDK_VERSION" "$COMPONENTIZE_PY5_VERSION" &&
-    PY5_PRESENT=1
-if [ "$PY_MODE" = venv-create ] || [ "$PY5_PRESENT" = 0 ]; then
+# spin-sdk 4 and 5 each live in a venv of their own: their componentize-py would shadow the one
+# above. Each entry: dir, spin-sdk version, componentize-py version.
+EXTRA_VENVS=("$PY4_VENV_DIR $SPIN_PY4_SDK_VERSION $COMPONENTIZE_PY4_VERSION"
+    "$PY5_VENV_DIR $SPIN_PY5_SDK_VERSION $COMPONENTIZE_PY5_VERSION")
+EXTRA_MISSING=()
+for v in "${EXTRA_VENVS[@]}"; do
+    read -r dir sdk cpy <<<"$v"
+    [ -x "$dir/bin/python" ] && py_tools_present "$dir/bin/python" "$sdk" "$cpy" || EXTRA_MISSING+=("$v")
+done
+if [ "$PY_MODE" = venv-create ] || [ "${#EXTRA_MISSING[@]}" -gt 0 ]; then
     pkg_installed python3-venv || APT_MISSING+=(python3-venv)
 fi
 
@@ -99,12 +103,15 @@ case "$PY_MODE" in
     venv-present) skip "venv $PY_VENV_DIR" ;;
     venv-create) make_py_venv "$PY_VENV_DIR" "$SPIN_PY_SDK_VERSION" "$COMPONENTIZE_PY_VERSION" ;;
 esac
-log "python: spin-sdk==$SPIN_PY5_SDK_VERSION componentize-py==$COMPONENTIZE_PY5_VERSION"
-if [ "$PY5_PRESENT" = 1 ]; then
-    skip "venv $PY5_VENV_DIR"
-else
-    make_py_venv "$PY5_VENV_DIR" "$SPIN_PY5_SDK_VERSION" "$COMPONENTIZE_PY5_VERSION"
-fi
+for v in "${EXTRA_VENVS[@]}"; do
+    read -r dir sdk cpy <<<"$v"
+    log "python: spin-sdk==$sdk componentize-py==$cpy"
+    if [[ " ${EXTRA_MISSING[*]} " == *" $v "* ]]; then
+        make_py_venv "$dir" "$sdk" "$cpy"
+    else
+        skip "venv $dir"
+    fi
+done
 
 # ---------------------------------------------------------------- rust
 command -v cargo >/dev/null || die "cargo not found (install Rust with rustup first)"

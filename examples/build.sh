@@ -36,7 +36,7 @@ done
 [ -d "$PY_VENV_DIR/bin" ] && PATH="$PY_VENV_DIR/bin:$PATH"
 export PATH
 # Apps that pin spin-sdk in requirements.txt get the matching venv (spin_build.py).
-export SPINKUBE_PY_VENVS="$PY_VENV_DIR:$PY5_VENV_DIR"
+export SPINKUBE_PY_VENVS="$PY_VENV_DIR:$PY4_VENV_DIR:$PY5_VENV_DIR"
 
 MANIFESTS=()
 for m in "$HERE"/*/spin.toml "$ROOT"/e2e/apps/*/spin.toml; do

@@ -195,3 +195,27 @@ fn python_p3_component_serves_with_reuse_key_value_and_variables() {
     assert!(state.path().join("sqlite_key_value.db").is_file());
     assert_eq!(get("/greeting"), (200, "Hello from a variable".to_string()));
 }
+
+/// Python spin-sdk 4 targets WASI 0.3.0-rc-2026-03-15, which the runtime serves with its 0.3.0
+/// hosts; as in Spin, its handler gets a fresh instance per request.
+#[test]
+fn python_sdk4_release_candidate_component_runs_fresh_per_request() {
+    let dir = app_dir("e2e/apps/python-sdk4");
+    let state = tempfile::tempdir().unwrap();
+    let up = Up::start(&[
+        "-f",
+        dir.to_str().unwrap(),
+        "--state-dir",
+        state.path().to_str().unwrap(),
+    ]);
+    let c = client();
+    let get = |path: &str| {
+        let r = c.get(up.url(path)).send().unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    };
+    assert_eq!(get("/"), (200, "Hello from Python spin-sdk 4!".to_string()));
+    let counts: Vec<String> = (0..3).map(|_| get("/count").1).collect();
+    assert_eq!(counts, ["1", "1", "1"]);
+    let kv: Vec<String> = (0..3).map(|_| get("/kv").1).collect();
+    assert_eq!(kv, ["1", "2", "3"]);
+}

@@ -453,3 +453,22 @@ fn a_p3_component_runs_and_its_precompiled_layer_loads() {
         app.stop(&node);
     }
 }
+
+/// A Python spin-sdk 4 app (WASI 0.3.0-rc-2026-03-15) in a container: its precompiled layer
+/// still carries the mark that gives its handler a fresh instance per request, as Spin does.
+#[test]
+fn a_wasi_release_candidate_python_app_runs_fresh_per_request_from_its_precompiled_layer() {
+    let node = Node::start();
+    let image = node.image("e2e/apps/python-sdk4", "python-sdk4:v1");
+    for id in ["py4-first", "py4-second"] {
+        let app = node.serve(&image, id, &[], &[]);
+        assert_eq!(
+            app.get("/"),
+            (200, "Hello from Python spin-sdk 4!".into()),
+            "{id}"
+        );
+        assert_eq!(app.get("/count"), (200, "1".into()), "{id}");
+        assert_eq!(app.get("/count"), (200, "1".into()), "{id}");
+        app.stop(&node);
+    }
+}

@@ -62,10 +62,15 @@ pub fn needs_async(bytes: &[u8]) -> bool {
     false
 }
 
-/// Returns component bytes for any Wasm the HTTP/Redis triggers can run.
+/// Returns component bytes for any Wasm the HTTP/Redis triggers can run (components built
+/// against WASI 0.3.0-rc-2026-03-15 renamed to 0.3.0, see `wasi_rc_forward`).
 pub fn componentize(bytes: &[u8]) -> Result<Cow<'_, [u8]>> {
     match classify(bytes) {
-        WasmKind::Component | WasmKind::Text => Ok(Cow::Borrowed(bytes)),
+        WasmKind::Component => Ok(match super::wasi_rc_forward::forward(bytes)? {
+            Some(renamed) => Cow::Owned(renamed),
+            None => Cow::Borrowed(bytes),
+        }),
+        WasmKind::Text => Ok(Cow::Borrowed(bytes)),
         WasmKind::CoreModule => {
             if !has_component_type(bytes) {
                 bail!(

@@ -7,6 +7,7 @@
 mod cache;
 mod componentize;
 mod limits;
+mod wasi_rc_forward;
 
 use std::hash::Hasher;
 use std::path::PathBuf;
@@ -19,6 +20,7 @@ use wasmtime::{Module, Store, UpdateDeadline};
 
 pub use componentize::{classify, needs_async, WasmKind};
 pub use limits::{HasLimiter, MemoryLimiter};
+pub use wasi_rc_forward::FORWARDED_RC_HANDLER;
 
 /// Bytes of each pooled memory, table and stack reset in place between instances.
 const KEEP_RESIDENT: usize = 64 << 10;

@@ -33,7 +33,8 @@ pub fn full_body(bytes: impl Into<Bytes>) -> Body {
 /// A component prepared for one executor, ready to instantiate per request.
 pub enum Executor {
     WasiHttp(wasi_http::WasiHttpExecutor),
-    /// `wasi:http/handler@0.3.x` (spin-sdk 6/7 `#[http_service]`), with instance reuse.
+    /// `wasi:http/handler@0.3.x` (spin-sdk 6/7 `#[http_service]`, Python spin-sdk 5), with
+    /// instance reuse; also `handler@0.3.0-rc-2026-03-15` (Python spin-sdk 4), fresh per request.
     WasiHttpP3(wasi_http_p3::WasiHttpP3Executor),
     /// `wasi:http/incoming-handler@0.2.0-rc-2023-{11-10,10-18}` (Spin 2.x SDKs).
     WasiHttpRc(wasi_http_rc::WasiHttpRcExecutor),
@@ -79,7 +80,8 @@ impl Executor {
         }
         let exports = export_names(engine, component);
         bail!(
-            "the component exports no HTTP handler: expected `wasi:http/handler@0.3.0`, \
+            "the component exports no HTTP handler: expected `wasi:http/handler@0.3.0` \
+             (or its 0.3.0-rc-2026-03-15), \
              `wasi:http/incoming-handler@0.2.x` (or a 0.2.0-rc-2023-10-18/11-10 one) or \
              `fermyon:spin/inbound-http`, found [{}]; build it with a Spin SDK's HTTP \
              component macro, or fix the trigger's `component`",

@@ -20,7 +20,7 @@ use wasmtime_wasi_http::p3::bindings::ServicePre;
 use wasmtime_wasi_http::{WasiHttpCtxView, WasiHttpView};
 
 use super::{Body, ComponentContext, Invocation};
-use crate::engine::SpinEngine;
+use crate::engine::{SpinEngine, FORWARDED_RC_HANDLER};
 use crate::host::guest;
 use crate::host::InstanceState;
 use crate::http::reuse::InstanceReuse;
@@ -65,12 +65,19 @@ impl WasiHttpP3Executor {
         ctx: ComponentContext,
         pre: InstancePre<InstanceState>,
     ) -> Result<Self> {
+        // Spin runs `handler@0.3.0-rc-2026-03-15` (Python spin-sdk 4) in a fresh instance per
+        // request; such a handler was renamed to 0.3.0 when compiled, and marked.
+        let fresh_per_request = pre
+            .component()
+            .get_export_index(None, FORWARDED_RC_HANDLER)
+            .is_some();
         let pre = ServicePre::new(pre)?;
         Ok(Self {
             handler: ProxyHandler::new(Handler {
                 engine: engine.clone(),
                 ctx,
                 pre,
+                fresh_per_request,
             }),
         })
     }
@@ -112,6 +119,7 @@ struct Handler {
     engine: SpinEngine,
     ctx: ComponentContext,
     pre: ServicePre<InstanceState>,
+    fresh_per_request: bool,
 }
 
 impl HandlerState for Handler {
@@ -124,7 +132,10 @@ impl HandlerState for Handler {
             guest::new_store(&self.engine, &self.ctx).map_err(wasmtime::Error::from_anyhow)?;
         let service = self.pre.instantiate_async(&mut store).await?;
         let config = self.engine.config();
-        let reuse = Reuse::pick(&config.instance_reuse, config.execution_timeout);
+        let mut reuse = Reuse::pick(&config.instance_reuse, config.execution_timeout);
+        if self.fresh_per_request {
+            reuse.max_requests = 1;
+        }
         Ok(Instance {
             store,
             proxy: Proxy::P3(service),
