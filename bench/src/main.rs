@@ -62,47 +62,31 @@ fn main() -> Result<()> {
         }
         return shim_bench::run(&spinkube, &shim_dir()?, &app, cold, warm);
     }
-    let app = args
-        .get(1)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("examples/rust-http"));
+    // `spinkube-bench http`: only the throughput table. One app given on the command line, or
+    // the Rust and Python hellos, p2 and p3.
+    let only_http = args.get(1).map(String::as_str) == Some("http");
+    let apps: Vec<(String, PathBuf)> = match args.get(1).filter(|_| !only_http) {
+        Some(a) => vec![(a.clone(), PathBuf::from(a))],
+        None => [
+            ("rust-http (p2)", "examples/rust-http"),
+            ("rust-p3-http (p3, reused)", "examples/rust-p3-http"),
+            ("python-http (p2)", "examples/python-http"),
+            ("python-p3-http (p3, reused)", "examples/python-p3-http"),
+        ]
+        .into_iter()
+        .map(|(label, dir)| (label.to_string(), root.join(dir)))
+        .collect(),
+    };
+    let app = apps[0].1.clone();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
 
-    println!("# HTTP throughput: {CONNECTIONS} keep-alive connections, {MEASURE:?} each, loopback");
-    println!("# app: {}", app.display());
-    let native = rt.block_on(async {
-        let addr = start_native().await?;
-        load(addr).await
-    })?;
     let cache = tempdir("bench-cache")?;
-    let (mut child, addr) = start_spinkube(&spinkube, &app, &cache)?;
-    let cpu_before = process_cpu(child.id());
-    let spin = rt.block_on(load(addr));
-    let cpu = process_cpu(child.id())
-        .zip(cpu_before)
-        .map(|(after, before)| after.saturating_sub(before));
-    let _ = child.kill();
-    let _ = child.wait();
-    let spin = spin?;
-    println!(
-        "{:<28} {:>10} {:>10} {:>10}",
-        "server", "req/s", "p50", "p99"
-    );
-    native.print("native hyper hello-world");
-    spin.print("spinkube (Wasm component)");
-    println!(
-        "ratio spinkube/native: {:.0}%",
-        100.0 * spin.rps / native.rps
-    );
-    if let Some(cpu) = cpu {
-        // The load generator shares the 2 cores; this is the server's own cost.
-        let requests = spin.rps * (WARMUP + MEASURE).as_secs_f64();
-        println!(
-            "spinkube CPU per request: {:.0} us",
-            cpu.as_secs_f64() * 1e6 / requests
-        );
+    http_throughput(&rt, &spinkube, &apps, &cache)?;
+    if only_http {
+        let _ = std::fs::remove_dir_all(&cache);
+        return Ok(());
     }
 
     println!();
@@ -132,6 +116,47 @@ fn main() -> Result<()> {
     oci_bench::oci(&spinkube, &root)?;
     println!();
     operator_bench::run(&sibling_binary("spin-operator")?, &root)?;
+    Ok(())
+}
+
+/// Each app's hello under load next to a native hyper server, in one table.
+fn http_throughput(
+    rt: &tokio::runtime::Runtime,
+    spinkube: &Path,
+    apps: &[(String, PathBuf)],
+    cache: &Path,
+) -> Result<()> {
+    println!("# HTTP throughput: {CONNECTIONS} keep-alive connections, {MEASURE:?} each, loopback");
+    println!("# one request per instance for p2; p3 with Spin 4's default reuse (128 requests, 16 at once)");
+    let native = rt.block_on(async {
+        let addr = start_native().await?;
+        load(addr).await
+    })?;
+    println!(
+        "{:<40} {:>10} {:>10} {:>10} {:>8} {:>10}",
+        "server", "req/s", "p50", "p99", "/native", "CPU/req"
+    );
+    native.print_row("native hyper hello-world", None, None);
+    for (label, dir) in apps {
+        let (mut child, addr) = start_spinkube(spinkube, dir, cache)?;
+        let cpu_before = process_cpu(child.id());
+        let spin = rt.block_on(load(addr));
+        let cpu = process_cpu(child.id())
+            .zip(cpu_before)
+            .map(|(after, before)| after.saturating_sub(before));
+        let _ = child.kill();
+        let _ = child.wait();
+        let spin = spin?;
+        // The load generator shares the cores; this is the server's own cost per request.
+        let cpu_per_request =
+            cpu.map(|cpu| cpu.as_secs_f64() * 1e6 / (spin.rps * (WARMUP + MEASURE).as_secs_f64()));
+        spin.print_row(
+            &format!("spinkube {label}"),
+            Some(spin.rps / native.rps),
+            cpu_per_request,
+        );
+    }
+
     Ok(())
 }
 
@@ -267,6 +292,18 @@ impl Figures {
     fn print(&self, name: &str) {
         println!(
             "{name:<28} {:>10.0} {:>8.2}ms {:>8.2}ms",
+            self.rps,
+            ms(self.p50),
+            ms(self.p99)
+        );
+    }
+
+    /// A throughput table row; `ratio` to native and `cpu_us` per request when known.
+    fn print_row(&self, name: &str, ratio: Option<f64>, cpu_us: Option<f64>) {
+        let ratio = ratio.map_or(String::new(), |r| format!("{:.1}%", 100.0 * r));
+        let cpu = cpu_us.map_or(String::new(), |c| format!("{c:.0}us"));
+        println!(
+            "{name:<40} {:>10.0} {:>8.2}ms {:>8.2}ms {ratio:>8} {cpu:>10}",
             self.rps,
             ms(self.p50),
             ms(self.p99)
@@ -432,6 +469,9 @@ fn start_spinkube(bin: &Path, app: &Path, cache: &Path) -> Result<(Child, Socket
     let mut child = Command::new(bin)
         .args(["up", "-q", "--listen", "127.0.0.1:0", "-f"])
         .arg(app)
+        // Key-value data of apps with a default store stays out of the source tree.
+        .arg("--state-dir")
+        .arg(cache.join("state"))
         .env("SPINKUBE_CACHE_DIR", cache)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
