@@ -87,6 +87,7 @@ async fn run(ctx: &impl RuntimeContext, env: BTreeMap<String, String>) -> Result
     let env = settings::with_plain_variable_names(env, &app);
     let mut engine = engine_config(settings.max_instance_memory);
     engine.execution_timeout = settings.request_timeout;
+    engine.instance_reuse = settings.instance_reuse;
     let host = AppHost::build(
         &app,
         &LaunchOptions {

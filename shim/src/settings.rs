@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Result};
 use spinkube_runtime::app::{retain::parse_component_list, LockedApp};
+use spinkube_runtime::http::reuse::{self, InstanceReuse};
 use spinkube_runtime::launch::DEFAULT_DRAIN_TIMEOUT;
 use spinkube_runtime::redis_trigger::DEFAULT_CONCURRENCY;
 use spinkube_runtime::units::{parse_bytes, parse_duration};
@@ -36,6 +37,10 @@ pub struct Settings {
     pub drain_timeout: Duration,
     /// `SPINKUBE_REDIS_CONCURRENCY`: Redis messages in flight.
     pub redis_concurrency: usize,
+    /// WASI p3 instance reuse, `spinkube up`'s flags with Spin's syntax and defaults:
+    /// `SPINKUBE_MAX_INSTANCE_REUSE_COUNT`, `SPINKUBE_MAX_INSTANCE_CONCURRENT_REUSE_COUNT`,
+    /// `SPINKUBE_IDLE_INSTANCE_TIMEOUT` (each N or A..B).
+    pub instance_reuse: InstanceReuse,
 }
 
 /// `KEY=VALUE` entries as the OCI spec lists them; a later entry wins, as in a process env.
@@ -79,6 +84,27 @@ impl Settings {
             },
             None => DEFAULT_CONCURRENCY,
         };
+        let defaults = InstanceReuse::default();
+        let instance_reuse = InstanceReuse {
+            max_requests: parsed_or(
+                env,
+                "SPINKUBE_MAX_INSTANCE_REUSE_COUNT",
+                reuse::parse_count,
+                defaults.max_requests,
+            )?,
+            max_concurrent: parsed_or(
+                env,
+                "SPINKUBE_MAX_INSTANCE_CONCURRENT_REUSE_COUNT",
+                reuse::parse_count,
+                defaults.max_concurrent,
+            )?,
+            idle_timeout: parsed_or(
+                env,
+                "SPINKUBE_IDLE_INSTANCE_TIMEOUT",
+                reuse::parse_duration_span,
+                defaults.idle_timeout,
+            )?,
+        };
         Ok(Self {
             listen: get("SPIN_HTTP_LISTEN_ADDR")
                 .unwrap_or(DEFAULT_LISTEN)
@@ -94,7 +120,21 @@ impl Settings {
             request_timeout: duration("SPINKUBE_REQUEST_TIMEOUT")?,
             drain_timeout: duration("SPINKUBE_DRAIN_TIMEOUT")?.unwrap_or(DEFAULT_DRAIN_TIMEOUT),
             redis_concurrency,
+            instance_reuse,
         })
+    }
+}
+
+/// The variable `key` parsed, or `default` when unset or empty; an error names the variable.
+fn parsed_or<T>(
+    env: &BTreeMap<String, String>,
+    key: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+    default: T,
+) -> Result<T> {
+    match env.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        Some(v) => parse(v).map_err(|e| anyhow!("environment variable {key}: {e}")),
+        None => Ok(default),
     }
 }
 
@@ -134,6 +174,7 @@ mod tests {
         assert_eq!(s.components_to_retain, None);
         assert_eq!(s.runtime_config_file, None);
         assert_eq!(s.drain_timeout, DEFAULT_DRAIN_TIMEOUT);
+        assert_eq!(s.instance_reuse, InstanceReuse::default());
         assert!(
             s.drain_timeout < Duration::from_secs(30),
             "must beat the kubelet's grace period"
@@ -158,10 +199,21 @@ mod tests {
                 "SPINKUBE_REDIS_CONCURRENCY=1",
                 "SPIN_TLS_CERT=/c.pem",
                 "SPIN_TLS_KEY=/k.pem",
+                "SPINKUBE_MAX_INSTANCE_REUSE_COUNT=10..20",
+                "SPINKUBE_MAX_INSTANCE_CONCURRENT_REUSE_COUNT=1",
+                "SPINKUBE_IDLE_INSTANCE_TIMEOUT=250ms",
             ]),
             true,
         )
         .unwrap();
+        assert_eq!(
+            s.instance_reuse,
+            InstanceReuse {
+                max_requests: reuse::Span { low: 10, high: 20 },
+                max_concurrent: reuse::Span::exactly(1),
+                idle_timeout: reuse::Span::exactly(Duration::from_millis(250)),
+            }
+        );
         assert_eq!(s.listen, "0.0.0.0:8080");
         assert_eq!(s.max_instance_memory, Some(64 << 20));
         assert_eq!(s.components_to_retain, Some(vec!["a".into(), "b".into()]));
@@ -179,6 +231,14 @@ mod tests {
             ("SPINKUBE_DRAIN_TIMEOUT=soon", "SPINKUBE_DRAIN_TIMEOUT"),
             ("SPINKUBE_REDIS_CONCURRENCY=0", "SPINKUBE_REDIS_CONCURRENCY"),
             ("SPIN_TLS_CERT=/c.pem", "SPIN_TLS_KEY"),
+            (
+                "SPINKUBE_MAX_INSTANCE_REUSE_COUNT=0",
+                "SPINKUBE_MAX_INSTANCE_REUSE_COUNT: `0` is not a whole number of at least 1",
+            ),
+            (
+                "SPINKUBE_IDLE_INSTANCE_TIMEOUT=2s..1s",
+                "SPINKUBE_IDLE_INSTANCE_TIMEOUT",
+            ),
         ] {
             let err = Settings::from_env(&env(&[e]), false)
                 .unwrap_err()

@@ -433,7 +433,8 @@ fn a_containerd_restart_leaves_the_task_running_and_managed() {
 }
 
 /// A spin-sdk 7 app (WASI p3, `wasi:http/handler@0.3.0`) in a container: compiled by the p3
-/// engine into a precompiled layer, which the second run loads; requests share an instance.
+/// engine into a precompiled layer, which the second run loads; requests share an instance,
+/// unless the container's env says otherwise.
 #[test]
 fn a_p3_component_runs_and_its_precompiled_layer_loads() {
     let node = Node::start();
@@ -452,6 +453,16 @@ fn a_p3_component_runs_and_its_precompiled_layer_loads() {
         assert_eq!(app.get("/count"), (200, (first + 1).to_string()), "{id}");
         app.stop(&node);
     }
+    // The container's env sets the reuse like `spinkube up`'s flags: here one request each.
+    let app = node.serve(
+        &image,
+        "p3-fresh",
+        &["SPINKUBE_MAX_INSTANCE_REUSE_COUNT=1"],
+        &[],
+    );
+    assert_eq!(app.get("/count"), (200, "1".into()));
+    assert_eq!(app.get("/count"), (200, "1".into()));
+    app.stop(&node);
 }
 
 /// A Python spin-sdk 4 app (WASI 0.3.0-rc-2026-03-15) in a container: its precompiled layer
