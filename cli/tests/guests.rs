@@ -113,11 +113,7 @@ fn wagi_module_gets_cgi_environment_and_stdin() {
 fn rust_p3_component_is_served_with_instance_reuse() {
     let dir = app_dir("examples/rust-p3-http");
     let up = Up::start(&["-f", dir.to_str().unwrap()]);
-    let c = client();
-    let get = |path: &str| {
-        let r = c.get(up.url(path)).send().unwrap();
-        (r.status().as_u16(), r.text().unwrap())
-    };
+    let get = |path: &str| up.get(path);
     // One instance serves 128 requests, then a fresh one takes over.
     let counts: Vec<u64> = (0..130)
         .map(|_| {
@@ -171,10 +167,7 @@ fn python_p3_component_serves_with_reuse_key_value_and_variables() {
         state.path().to_str().unwrap(),
     ]);
     let c = client();
-    let get = |path: &str| {
-        let r = c.get(up.url(path)).send().unwrap();
-        (r.status().as_u16(), r.text().unwrap())
-    };
+    let get = |path: &str| up.get(path);
     assert_eq!(get("/"), (200, "Hello from Python p3!".to_string()));
 
     let r = c.post(up.url("/echo?x=1")).body("ping").send().unwrap();
@@ -208,11 +201,7 @@ fn python_sdk4_release_candidate_component_runs_fresh_per_request() {
         "--state-dir",
         state.path().to_str().unwrap(),
     ]);
-    let c = client();
-    let get = |path: &str| {
-        let r = c.get(up.url(path)).send().unwrap();
-        (r.status().as_u16(), r.text().unwrap())
-    };
+    let get = |path: &str| up.get(path);
     assert_eq!(get("/"), (200, "Hello from Python spin-sdk 4!".to_string()));
     let counts: Vec<String> = (0..3).map(|_| get("/count").1).collect();
     assert_eq!(counts, ["1", "1", "1"]);

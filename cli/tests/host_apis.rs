@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 
 use common::redis::RedisServer;
-use common::{app_dir, client, urlencode, Up};
+use common::{app_dir, assert_redis_publish_and_denied_address, urlencode, Up};
 
 const TOKEN: &str = "s3cr3t";
 
@@ -36,20 +36,6 @@ fn runtime_config(dir: &Path, default_store: &str) -> std::path::PathBuf {
     path
 }
 
-fn get(up: &Up, path: &str) -> (u16, String) {
-    let r = client().get(up.url(path)).send().unwrap();
-    (r.status().as_u16(), r.text().unwrap())
-}
-
-fn send(up: &Up, method: &str, path: &str, body: &str) -> (u16, String) {
-    let r = client()
-        .request(method.parse().unwrap(), up.url(path))
-        .body(body.to_string())
-        .send()
-        .unwrap();
-    (r.status().as_u16(), r.text().unwrap())
-}
-
 #[test]
 fn key_value_lands_in_sqlite_by_default_and_in_redis_when_configured() {
     let redis = RedisServer::start();
@@ -58,20 +44,17 @@ fn key_value_lands_in_sqlite_by_default_and_in_redis_when_configured() {
     {
         let up = start(&[], Some(&rc), state.path());
         assert_eq!(
-            send(&up, "PUT", "/kv/default/greeting", "hello"),
+            up.send("PUT", "/kv/default/greeting", "hello"),
             (200, "ok".into())
         );
-        assert_eq!(get(&up, "/kv/default/greeting"), (200, "hello".into()));
-        assert_eq!(
-            get(&up, "/kv-exists/default/greeting"),
-            (200, "true".into())
-        );
-        assert_eq!(get(&up, "/kv-exists/default/nope"), (200, "false".into()));
-        assert_eq!(send(&up, "PUT", "/kv/other/o", "1"), (200, "ok".into()));
-        assert_eq!(get(&up, "/kv-keys/default"), (200, "[\"greeting\"]".into()));
-        assert_eq!(get(&up, "/kv-keys/other"), (200, "[\"o\"]".into()));
-        assert_eq!(send(&up, "DELETE", "/kv/other/o", ""), (200, "ok".into()));
-        assert_eq!(get(&up, "/kv/other/o"), (404, "not found".into()));
+        assert_eq!(up.get("/kv/default/greeting"), (200, "hello".into()));
+        assert_eq!(up.get("/kv-exists/default/greeting"), (200, "true".into()));
+        assert_eq!(up.get("/kv-exists/default/nope"), (200, "false".into()));
+        assert_eq!(up.send("PUT", "/kv/other/o", "1"), (200, "ok".into()));
+        assert_eq!(up.get("/kv-keys/default"), (200, "[\"greeting\"]".into()));
+        assert_eq!(up.get("/kv-keys/other"), (200, "[\"o\"]".into()));
+        assert_eq!(up.send("DELETE", "/kv/other/o", ""), (200, "ok".into()));
+        assert_eq!(up.get("/kv/other/o"), (404, "not found".into()));
     }
     assert!(state.path().join("sqlite_key_value.db").is_file());
     assert!(state.path().join("other.db").is_file());
@@ -79,7 +62,7 @@ fn key_value_lands_in_sqlite_by_default_and_in_redis_when_configured() {
     // Data survives a restart of the app.
     {
         let up = start(&[], Some(&rc), state.path());
-        assert_eq!(get(&up, "/kv/default/greeting"), (200, "hello".into()));
+        assert_eq!(up.get("/kv/default/greeting"), (200, "hello".into()));
     }
 
     // Same app, unchanged: `default` now points at Redis.
@@ -91,13 +74,13 @@ fn key_value_lands_in_sqlite_by_default_and_in_redis_when_configured() {
         ),
     );
     let up = start(&[], Some(&rc), state.path());
-    assert_eq!(get(&up, "/kv/default/greeting"), (404, "not found".into()));
+    assert_eq!(up.get("/kv/default/greeting"), (404, "not found".into()));
     assert_eq!(
-        send(&up, "PUT", "/kv/default/k", "in-redis"),
+        up.send("PUT", "/kv/default/k", "in-redis"),
         (200, "ok".into())
     );
     assert_eq!(redis.cmd(&["GET", "k"]), "in-redis");
-    assert_eq!(get(&up, "/kv-keys/default"), (200, "[\"k\"]".into()));
+    assert_eq!(up.get("/kv-keys/default"), (200, "[\"k\"]".into()));
 }
 
 #[test]
@@ -105,33 +88,33 @@ fn wasi_keyvalue_store_atomics_batch_and_cas() {
     let state = tempfile::tempdir().unwrap();
     let rc = runtime_config(state.path(), "");
     let up = start(&[], Some(&rc), state.path());
-    assert_eq!(send(&up, "PUT", "/wkv/default/a", "1"), (200, "ok".into()));
-    assert_eq!(get(&up, "/wkv/default/a"), (200, "1".into()));
+    assert_eq!(up.send("PUT", "/wkv/default/a", "1"), (200, "ok".into()));
+    assert_eq!(up.get("/wkv/default/a"), (200, "1".into()));
     assert_eq!(
-        send(&up, "POST", "/wkv-incr/default/counter?by=5", ""),
+        up.send("POST", "/wkv-incr/default/counter?by=5", ""),
         (200, "5".into())
     );
     assert_eq!(
-        send(&up, "POST", "/wkv-incr/default/counter?by=-2", ""),
+        up.send("POST", "/wkv-incr/default/counter?by=-2", ""),
         (200, "3".into())
     );
-    let (status, body) = send(&up, "POST", "/wkv-batch/default", r#"{"x": "1", "y": "2"}"#);
+    let (status, body) = up.send("POST", "/wkv-batch/default", r#"{"x": "1", "y": "2"}"#);
     assert_eq!(status, 200);
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v, serde_json::json!({"x": "1", "y": "2"}));
     assert_eq!(
-        send(&up, "DELETE", "/wkv-batch/default", r#"["x"]"#),
+        up.send("DELETE", "/wkv-batch/default", r#"["x"]"#),
         (200, "ok".into())
     );
-    assert_eq!(get(&up, "/wkv/default/x"), (404, "not found".into()));
-    let (status, body) = send(&up, "POST", "/wkv-cas/default/a", "2");
+    assert_eq!(up.get("/wkv/default/x"), (404, "not found".into()));
+    let (status, body) = up.send("POST", "/wkv-cas/default/a", "2");
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&body).unwrap()["previous"],
         "1"
     );
-    assert_eq!(get(&up, "/wkv/default/a"), (200, "2".into()));
-    let (_, keys) = get(&up, "/wkv-keys/default");
+    assert_eq!(up.get("/wkv/default/a"), (200, "2".into()));
+    let (_, keys) = up.get("/wkv-keys/default");
     assert_eq!(keys, r#"["a","counter","y"]"#.replace(',', ", "));
 }
 
@@ -140,16 +123,16 @@ fn stores_not_granted_or_not_defined_are_refused() {
     let state = tempfile::tempdir().unwrap();
     let rc = runtime_config(state.path(), "");
     let up = start(&[], Some(&rc), state.path());
-    let (status, body) = get(&up, "/kv/secret-store/x");
+    let (status, body) = up.get("/kv/secret-store/x");
     assert_eq!(status, 409);
     assert!(body.contains("AccessDenied"), "{body}");
-    let (status, body) = get(&up, "/wkv/secret-store/x");
+    let (status, body) = up.get("/wkv/secret-store/x");
     assert_eq!(status, 409);
     assert!(body.contains("AccessDenied"), "{body}");
     let log = up.wait_for_log("secret-store");
     assert!(log.contains("key_value_stores"), "{log}");
     // The server keeps serving.
-    assert_eq!(get(&up, "/whoami").0, 200);
+    assert_eq!(up.get("/whoami").0, 200);
 }
 
 #[test]
@@ -164,15 +147,13 @@ fn sqlite_both_interface_versions() {
         Some(&rc),
         state.path(),
     );
-    let (s, b) = send(
-        &up,
+    let (s, b) = up.send(
         "POST",
         "/sqlite/default?params=%5B%22rex%22%2C%203.5%5D",
         "INSERT INTO pets (name, age) VALUES (?, ?)",
     );
     assert_eq!(s, 200, "{b}");
-    let (s, b) = send(
-        &up,
+    let (s, b) = up.send(
         "POST",
         "/sqlite3/default?params=%5B%22tom%22%2C%20null%5D",
         "INSERT INTO pets (name, age) VALUES (?, ?)",
@@ -181,8 +162,7 @@ fn sqlite_both_interface_versions() {
     let v: serde_json::Value = serde_json::from_str(&b).unwrap();
     assert_eq!(v["last_insert_rowid"], 2);
     assert_eq!(v["changes"], 1);
-    let (s, b) = send(
-        &up,
+    let (s, b) = up.send(
         "POST",
         "/sqlite/default",
         "SELECT id, name, age FROM pets ORDER BY id",
@@ -194,15 +174,10 @@ fn sqlite_both_interface_versions() {
         v["rows"],
         serde_json::json!([[1, "rex", 3.5], [2, "tom", null]])
     );
-    let (s, b) = send(
-        &up,
-        "POST",
-        "/sqlite/default",
-        "SELECT * FROM no_such_table",
-    );
+    let (s, b) = up.send("POST", "/sqlite/default", "SELECT * FROM no_such_table");
     assert_eq!(s, 409);
     assert!(b.contains("no such table"), "{b}");
-    let (s, b) = send(&up, "POST", "/sqlite/elsewhere", "SELECT 1");
+    let (s, b) = up.send("POST", "/sqlite/elsewhere", "SELECT 1");
     assert_eq!(s, 409);
     assert!(b.contains("AccessDenied"), "{b}");
     drop(up);
@@ -214,22 +189,22 @@ fn variables_from_defaults_env_cli_and_wasi_config() {
     let state = tempfile::tempdir().unwrap();
     let rc = runtime_config(state.path(), "");
     let up = start(&[], Some(&rc), state.path());
-    assert_eq!(get(&up, "/var/greeting"), (200, "hello".into()));
-    assert_eq!(get(&up, "/var/token"), (200, TOKEN.into()));
-    assert_eq!(get(&up, "/var/combined"), (200, format!("hello-{TOKEN}")));
-    assert_eq!(get(&up, "/config/greeting"), (200, "hello".into()));
-    assert_eq!(get(&up, "/config/nope"), (404, "not found".into()));
-    let (s, b) = get(&up, "/config-all");
+    assert_eq!(up.get("/var/greeting"), (200, "hello".into()));
+    assert_eq!(up.get("/var/token"), (200, TOKEN.into()));
+    assert_eq!(up.get("/var/combined"), (200, format!("hello-{TOKEN}")));
+    assert_eq!(up.get("/config/greeting"), (200, "hello".into()));
+    assert_eq!(up.get("/config/nope"), (404, "not found".into()));
+    let (s, b) = up.get("/config-all");
     assert_eq!(s, 200);
     let all: serde_json::Value = serde_json::from_str(&b).unwrap();
     assert_eq!(all["combined"], format!("hello-{TOKEN}"));
-    let (s, b) = get(&up, "/var/nope");
+    let (s, b) = up.get("/var/nope");
     assert_eq!(s, 409);
     assert!(b.contains("Undefined"), "{b}");
     drop(up);
 
     let up = start(&["--variable", "greeting=hi"], Some(&rc), state.path());
-    assert_eq!(get(&up, "/var/combined"), (200, format!("hi-{TOKEN}")));
+    assert_eq!(up.get("/var/combined"), (200, format!("hi-{TOKEN}")));
 }
 
 #[test]
@@ -283,12 +258,7 @@ fn outbound_redis_commands_and_denied_address() {
     let up = start(&[], Some(&rc), state.path());
     let addr = urlencode(&redis.url());
     let op = |op: &str, q: &str, body: &str| {
-        send(
-            &up,
-            "POST",
-            &format!("/redis/{op}?address={addr}&{q}"),
-            body,
-        )
+        up.send("POST", &format!("/redis/{op}?address={addr}&{q}"), body)
     };
     assert_eq!(op("set", "key=a", "1"), (200, "ok".into()));
     assert_eq!(op("get", "key=a", ""), (200, "1".into()));
@@ -300,28 +270,7 @@ fn outbound_redis_commands_and_denied_address() {
     let (s, b) = op("execute", "", r#"["SET", "e", "v"]"#);
     assert_eq!((s, b.as_str()), (200, r#"[{"status": "OK"}]"#));
     assert_eq!(redis.cmd(&["GET", "e"]), "v");
-    let mut sub = redis.subscribe("news");
-    assert_eq!(op("publish", "channel=news", "hot"), (200, "ok".into()));
-    assert_eq!(
-        sub.recv(std::time::Duration::from_secs(10)).as_deref(),
-        Some(&b"hot"[..])
-    );
-
-    // 127.0.0.2 is not in allowed_outbound_hosts.
-    let denied = urlencode(&format!("redis://127.0.0.2:{}", redis.port()));
-    let (s, b) = send(
-        &up,
-        "POST",
-        &format!("/redis/get?address={denied}&key=a"),
-        "",
-    );
-    assert_eq!(s, 409);
-    assert!(b.contains("InvalidAddress"), "{b}");
-    let log = up.wait_for_log("127.0.0.2");
-    assert!(
-        log.contains("allowed_outbound_hosts") && log.contains("redis://127.0.0.2"),
-        "{log}"
-    );
+    assert_redis_publish_and_denied_address(&up, &redis);
 }
 
 #[test]
@@ -336,15 +285,15 @@ fn redis_outage_fails_cleanly_and_recovers_without_restart() {
         ),
     );
     let up = start(&[], Some(&rc), state.path());
-    assert_eq!(send(&up, "PUT", "/kv/default/a", "1"), (200, "ok".into()));
+    assert_eq!(up.send("PUT", "/kv/default/a", "1"), (200, "ok".into()));
     redis.stop();
-    let (s, b) = send(&up, "PUT", "/kv/default/a", "2");
+    let (s, b) = up.send("PUT", "/kv/default/a", "2");
     assert_eq!(s, 409, "{b}");
     assert!(b.contains("Error_Other"), "{b}");
-    assert_eq!(get(&up, "/whoami").0, 200);
+    assert_eq!(up.get("/whoami").0, 200);
     redis.restart();
     // The pooled connection is dead but reconnects on first use: no request is lost.
-    assert_eq!(send(&up, "PUT", "/kv/default/a", "3"), (200, "ok".into()));
+    assert_eq!(up.send("PUT", "/kv/default/a", "3"), (200, "ok".into()));
     assert_eq!(redis.cmd(&["GET", "a"]), "3");
 }
 
@@ -355,10 +304,10 @@ fn outbound_http_allowed_denied_self_and_chaining() {
     let up = start(&[], Some(&rc), state.path());
     // Allowed by http://127.0.0.1:* — the app calls itself over the network.
     let own = urlencode(&up.url("/whoami"));
-    let (s, b) = get(&up, &format!("/http?url={own}"));
+    let (s, b) = up.get(&format!("/http?url={own}"));
     assert_eq!((s, b.as_str()), (200, "status=200\nhost-apis:/whoami"));
     // Not allowed: the documented error and a log line with the entry to add.
-    let (s, b) = get(&up, "/http?url=http%3A%2F%2Flocalhost%3A9%2Fx");
+    let (s, b) = up.get("/http?url=http%3A%2F%2Flocalhost%3A9%2Fx");
     assert_eq!(s, 409);
     assert!(b.contains("HttpRequestDenied"), "{b}");
     let log = up.wait_for_log("localhost:9");
@@ -367,10 +316,10 @@ fn outbound_http_allowed_denied_self_and_chaining() {
         "{log}"
     );
     // Local service chaining to a private component, in-process.
-    let (s, b) = get(&up, "/chain?url=http%3A%2F%2Fpeer.spin.internal%2Fhello");
+    let (s, b) = up.get("/chain?url=http%3A%2F%2Fpeer.spin.internal%2Fhello");
     assert_eq!((s, b.as_str()), (200, "status=200\npeer:/hello"));
     // Self request through the self.alt host.
-    let (s, b) = get(&up, "/chain?url=http%3A%2F%2Fself.alt%2Fwhoami");
+    let (s, b) = up.get("/chain?url=http%3A%2F%2Fself.alt%2Fwhoami");
     assert_eq!((s, b.as_str()), (200, "status=200\nhost-apis:/whoami"));
 }
 
@@ -396,12 +345,12 @@ fn unsupported_interfaces_fail_at_call_time_naming_the_interface() {
         ),
     ];
     for (path, interface) in cases {
-        let (status, body) = get(&up, path);
+        let (status, body) = up.get(path);
         assert_eq!(status, 409, "{path}: {body}");
         assert!(
             body.contains(interface) && body.contains("not supported by this runtime"),
             "{path}: {body}"
         );
     }
-    assert_eq!(get(&up, "/whoami").0, 200);
+    assert_eq!(up.get("/whoami").0, 200);
 }

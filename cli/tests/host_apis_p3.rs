@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 
 use common::redis::RedisServer;
-use common::{app_dir, client, urlencode, wait_until, Up};
+use common::{app_dir, assert_redis_publish_and_denied_address, urlencode, wait_until, Up};
 
 fn start(redis: &RedisServer, state: &Path, env: &[(&str, &str)]) -> Up {
     let dir = app_dir("e2e/apps/host-apis-p3");
@@ -23,32 +23,19 @@ fn start(redis: &RedisServer, state: &Path, env: &[(&str, &str)]) -> Up {
     Up::start_with_env(&args, &all_env)
 }
 
-fn send(up: &Up, method: &str, path: &str, body: &str) -> (u16, String) {
-    let r = client()
-        .request(method.parse().unwrap(), up.url(path))
-        .body(body.to_string())
-        .send()
-        .unwrap();
-    (r.status().as_u16(), r.text().unwrap())
-}
-
-fn get(up: &Up, path: &str) -> (u16, String) {
-    send(up, "GET", path, "")
-}
-
 #[test]
 fn key_value_v3_reads_writes_streams_keys_and_refuses_ungranted_stores() {
     let redis = RedisServer::start();
     let state = tempfile::tempdir().unwrap();
     {
         let up = start(&redis, state.path(), &[]);
-        assert_eq!(send(&up, "PUT", "/kv/default/b", "2"), (200, "ok".into()));
-        assert_eq!(send(&up, "PUT", "/kv/default/a", "1"), (200, "ok".into()));
-        assert_eq!(get(&up, "/kv/default/a"), (200, "1".into()));
-        assert_eq!(get(&up, "/kv-keys/default"), (200, "a,b".into()));
-        assert_eq!(send(&up, "DELETE", "/kv/default/b", ""), (200, "ok".into()));
-        assert_eq!(get(&up, "/kv/default/b"), (404, "not found".into()));
-        let (status, body) = get(&up, "/kv/secret/x");
+        assert_eq!(up.send("PUT", "/kv/default/b", "2"), (200, "ok".into()));
+        assert_eq!(up.send("PUT", "/kv/default/a", "1"), (200, "ok".into()));
+        assert_eq!(up.get("/kv/default/a"), (200, "1".into()));
+        assert_eq!(up.get("/kv-keys/default"), (200, "a,b".into()));
+        assert_eq!(up.send("DELETE", "/kv/default/b", ""), (200, "ok".into()));
+        assert_eq!(up.get("/kv/default/b"), (404, "not found".into()));
+        let (status, body) = up.get("/kv/secret/x");
         assert_eq!(status, 409);
         assert!(body.contains("AccessDenied"), "{body}");
         let log = up.wait_for_log("`secret` denied");
@@ -57,7 +44,7 @@ fn key_value_v3_reads_writes_streams_keys_and_refuses_ungranted_stores() {
     // The same default store as p2 apps use: a SQLite file in the state dir, kept across runs.
     assert!(state.path().join("sqlite_key_value.db").is_file());
     let up = start(&redis, state.path(), &[]);
-    assert_eq!(get(&up, "/kv/default/a"), (200, "1".into()));
+    assert_eq!(up.get("/kv/default/a"), (200, "1".into()));
 }
 
 #[test]
@@ -65,15 +52,15 @@ fn variables_v3_and_sqlite_v3_1_streamed_rows() {
     let redis = RedisServer::start();
     let state = tempfile::tempdir().unwrap();
     let up = start(&redis, state.path(), &[("SPIN_VARIABLE_GREETING", "hi")]);
-    assert_eq!(get(&up, "/var/greeting"), (200, "hi".into()));
-    let (status, body) = get(&up, "/var/nope");
+    assert_eq!(up.get("/var/greeting"), (200, "hi".into()));
+    let (status, body) = up.get("/var/nope");
     assert_eq!(status, 409);
     assert!(
         body.contains("Undefined") && body.contains("[component.host-apis-p3.variables]"),
         "{body}"
     );
 
-    let sql = |statement: &str| send(&up, "POST", "/sql/default", statement);
+    let sql = |statement: &str| up.send("POST", "/sql/default", statement);
     let (status, body) = sql("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)");
     assert_eq!(status, 200, "{body}");
     assert_eq!(
@@ -93,7 +80,7 @@ fn variables_v3_and_sqlite_v3_1_streamed_rows() {
         body.contains("Io") && body.contains("no such table"),
         "{body}"
     );
-    let (status, body) = send(&up, "POST", "/sql/other", "SELECT 1");
+    let (status, body) = up.send("POST", "/sql/other", "SELECT 1");
     assert_eq!(status, 409);
     assert!(body.contains("AccessDenied"), "{body}");
 }
@@ -105,12 +92,7 @@ fn outbound_redis_v3_and_http_from_a_p3_guest() {
     let up = start(&redis, state.path(), &[]);
     let addr = urlencode(&redis.url());
     let op = |op: &str, q: &str, body: &str| {
-        send(
-            &up,
-            "POST",
-            &format!("/redis/{op}?address={addr}&{q}"),
-            body,
-        )
+        up.send("POST", &format!("/redis/{op}?address={addr}&{q}"), body)
     };
     assert_eq!(op("set", "key=a", "1"), (200, "ok".into()));
     assert_eq!(op("get", "key=a", ""), (200, "1".into()));
@@ -123,39 +105,21 @@ fn outbound_redis_v3_and_http_from_a_p3_guest() {
     );
     assert_eq!(op("del", "key=a", ""), (200, "1".into()));
     assert_eq!(redis.cmd(&["GET", "n"]), "2");
-    let mut sub = redis.subscribe("news");
-    assert_eq!(op("publish", "channel=news", "hot"), (200, "ok".into()));
-    assert_eq!(
-        sub.recv(std::time::Duration::from_secs(10)).as_deref(),
-        Some(&b"hot"[..])
-    );
-    // 127.0.0.2 is not in allowed_outbound_hosts.
-    let denied = urlencode(&format!("redis://127.0.0.2:{}", redis.port()));
-    let (s, b) = send(
-        &up,
-        "POST",
-        &format!("/redis/get?address={denied}&key=a"),
-        "",
-    );
-    assert_eq!(s, 409);
-    assert!(b.contains("InvalidAddress"), "{b}");
+    assert_redis_publish_and_denied_address(&up, &redis);
 
     // wasi:http@0.3 client: to itself over the network, to a private component in-process,
     // and refused where allowed_outbound_hosts says no.
     let own = urlencode(&up.url("/whoami"));
     assert_eq!(
-        get(&up, &format!("/http?url={own}")),
+        up.get(&format!("/http?url={own}")),
         (200, "status=200\nhost-apis-p3:/whoami".into())
     );
     let peer = urlencode("http://peer.spin.internal/whoami");
     assert_eq!(
-        get(&up, &format!("/http?url={peer}")),
+        up.get(&format!("/http?url={peer}")),
         (200, "status=200\npeer:/whoami".into())
     );
-    let (s, b) = get(
-        &up,
-        &format!("/http?url={}", urlencode("http://localhost:9/x")),
-    );
+    let (s, b) = up.get(&format!("/http?url={}", urlencode("http://localhost:9/x")));
     assert_eq!(s, 409, "{b}");
     assert!(b.contains("HttpRequestDenied"), "{b}");
     let log = up.wait_for_log("localhost:9");

@@ -127,6 +127,20 @@ impl Up {
         format!("{}{path}", self.base)
     }
 
+    /// `method path` with `body`: the status and the response text.
+    pub fn send(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+        let r = client()
+            .request(method.parse().unwrap(), self.url(path))
+            .body(body.to_string())
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    }
+
+    pub fn get(&self, path: &str) -> (u16, String) {
+        self.send("GET", path, "")
+    }
+
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
@@ -228,4 +242,33 @@ pub fn wait_until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// For the host-apis guests (`POST /redis/OP?address=...`): a publish reaches a subscriber, and
+/// an address outside `allowed_outbound_hosts` (127.0.0.2) gets 409 `InvalidAddress`, with the
+/// reason in the log.
+pub fn assert_redis_publish_and_denied_address(up: &Up, redis: &redis::RedisServer) {
+    let addr = urlencode(&redis.url());
+    let mut sub = redis.subscribe("news");
+    assert_eq!(
+        up.send(
+            "POST",
+            &format!("/redis/publish?address={addr}&channel=news"),
+            "hot"
+        ),
+        (200, "ok".into())
+    );
+    assert_eq!(
+        sub.recv(Duration::from_secs(10)).as_deref(),
+        Some(&b"hot"[..])
+    );
+    let denied = urlencode(&format!("redis://127.0.0.2:{}", redis.port()));
+    let (s, b) = up.send("POST", &format!("/redis/get?address={denied}&key=a"), "");
+    assert_eq!(s, 409);
+    assert!(b.contains("InvalidAddress"), "{b}");
+    let log = up.wait_for_log("127.0.0.2");
+    assert!(
+        log.contains("allowed_outbound_hosts") && log.contains("redis://127.0.0.2"),
+        "{log}"
+    );
 }
