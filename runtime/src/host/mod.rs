@@ -91,6 +91,19 @@ pub struct InstanceState {
 }
 
 impl InstanceState {
+    /// An `open` result as the guest gets it: the handle in the resource table, or the open
+    /// error in the interface's error type.
+    pub(in crate::host) fn opened<T: Send + 'static, E>(
+        &mut self,
+        opened: Result<T, impl Into<E>>,
+    ) -> Result<Result<wasmtime::component::Resource<T>, E>, wasmtime::component::ResourceTableError>
+    {
+        match opened {
+            Ok(handle) => Ok(Ok(self.table.push(handle)?)),
+            Err(e) => Ok(Err(e.into())),
+        }
+    }
+
     pub fn new(
         component_id: Arc<str>,
         wasi: WasiCtx,

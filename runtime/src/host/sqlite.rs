@@ -271,10 +271,7 @@ impl v2::HostConnection for InstanceState {
         &mut self,
         database: String,
     ) -> Result<Result<Resource<ConnectionHandle>, v2::Error>> {
-        match self.open_database(&database) {
-            Ok(h) => Ok(Ok(self.table.push(h)?)),
-            Err(e) => Ok(Err(e.into())),
-        }
+        Ok(self.opened(self.open_database(&database))?)
     }
 
     async fn execute(
@@ -306,10 +303,7 @@ macro_rules! sqlite_v3_connection {
                 database: String,
             ) -> wasmtime::Result<Result<wasmtime::component::Resource<ConnectionHandle>, $m::Error>>
             {
-                match self.open_database(&database) {
-                    Ok(h) => Ok(Ok(self.table.push(h)?)),
-                    Err(e) => Ok(Err(e.into())),
-                }
+                Ok(self.opened(self.open_database(&database))?)
             }
 
             async fn execute(

@@ -61,10 +61,7 @@ impl spin_kv::HostStore for InstanceState {
         &mut self,
         label: String,
     ) -> Result<Result<Resource<StoreHandle>, spin_kv::Error>> {
-        match self.open_store(&label) {
-            Ok(h) => Ok(Ok(self.table.push(h)?)),
-            Err(e) => Ok(Err(e.into())),
-        }
+        Ok(self.opened(self.open_store(&label))?)
     }
 
     async fn get(
@@ -122,10 +119,7 @@ impl wasi_kv::Host for InstanceState {
         &mut self,
         identifier: String,
     ) -> Result<Result<Resource<StoreHandle>, wasi_kv::Error>> {
-        match self.open_store(&identifier) {
-            Ok(h) => Ok(Ok(self.table.push(h)?)),
-            Err(e) => Ok(Err(e.into())),
-        }
+        Ok(self.opened(self.open_store(&identifier))?)
     }
 }
 

@@ -38,10 +38,7 @@ impl<U> v3::HostStoreWithStore<U> for SpinP3 {
     ) -> Result<Result<Resource<StoreHandle>, v3::Error>> {
         acc.with(|mut a| {
             let state = a.get();
-            match state.open_store(&label) {
-                Ok(h) => Ok(Ok(state.table.push(h)?)),
-                Err(e) => Ok(Err(e.into())),
-            }
+            Ok(state.opened(state.open_store(&label))?)
         })
     }
 

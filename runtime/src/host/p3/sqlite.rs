@@ -24,10 +24,7 @@ impl<U> v3_1::HostConnectionWithStore<U> for SpinP3 {
     ) -> Result<Result<Resource<ConnectionHandle>, v3_1::Error>> {
         acc.with(|mut a| {
             let state = a.get();
-            match state.open_database(&database) {
-                Ok(h) => Ok(Ok(state.table.push(h)?)),
-                Err(e) => Ok(Err(e.into())),
-            }
+            Ok(state.opened(state.open_database(&database))?)
         })
     }
 
