@@ -377,3 +377,24 @@ fn a_streamed_p3_request_body_is_not_buffered_in_memory() {
         mib(peak.saturating_sub(baseline))
     );
 }
+
+/// A reused instance that hits `--max-instance-memory` fails that request, is dropped with the
+/// reason in the log, and the next request gets a fresh instance.
+#[test]
+fn a_memory_limit_hit_drops_the_reused_instance() {
+    let dir = app_dir("examples/rust-p3-http");
+    let up = Up::start(&["-f", dir.to_str().unwrap(), "--max-instance-memory", "48Mi"]);
+    assert_eq!(up.get("/count"), (200, "1".into()));
+    assert_eq!(up.get("/alloc?mib=8"), (200, "allocated 8 MiB".into()));
+    assert_eq!(up.get("/count"), (200, "3".into()));
+    let (status, body) = up.get("/alloc?mib=64");
+    assert_eq!(status, 500, "{body}");
+    let log = up.wait_for_log("past the limit");
+    assert!(
+        log.contains("past the limit of 50331648 bytes") && log.contains("--max-instance-memory"),
+        "{log}"
+    );
+    assert_eq!(up.get("/count"), (200, "1".into()));
+    // The fresh instance has its whole budget again.
+    assert_eq!(up.get("/alloc?mib=8"), (200, "allocated 8 MiB".into()));
+}

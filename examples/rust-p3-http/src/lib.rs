@@ -9,6 +9,8 @@
 //!   ran on it at once, and the upstream status.
 //! - `/stream?mib=N`: N MiB where byte `i` is `i % 251`, produced chunk by chunk only as the
 //!   host takes them (nothing is generated ahead of the reader).
+//! - `/alloc?mib=N`: keeps N MiB allocated (and touched) in this instance, then answers
+//!   `allocated N MiB`; past `--max-instance-memory` it traps instead.
 //! - `POST /upload`: reads the body as a stream and answers `bytes=N pattern=ok|bad` (the same
 //!   `i % 251` pattern), holding one chunk at a time.
 
@@ -28,6 +30,7 @@ use spin_sdk::http_service;
 static SERVED: AtomicU64 = AtomicU64::new(0);
 static IN_FLIGHT: AtomicU64 = AtomicU64::new(0);
 static PEAK: AtomicU64 = AtomicU64::new(0);
+static HELD: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
 
 /// Bytes per generated `/stream` chunk.
 const CHUNK: u64 = 64 * 1024;
@@ -60,6 +63,14 @@ async fn handle(req: Request) -> impl IntoResponse {
                 .into_response()
         }
         "/upload" => upload(req).await.into_response(),
+        "/alloc" => {
+            let mib: usize = param(&query, "mib")
+                .and_then(|m| m.parse().ok())
+                .unwrap_or(1);
+            // Kept for the instance's life, so repeated calls add up.
+            HELD.lock().unwrap().push(vec![1u8; mib << 20]);
+            format!("allocated {mib} MiB").into_response()
+        }
         _ => "Hello from Rust p3!".into_response(),
     }
 }
