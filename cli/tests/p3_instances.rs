@@ -398,3 +398,57 @@ fn a_memory_limit_hit_drops_the_reused_instance() {
     // The fresh instance has its whole budget again.
     assert_eq!(up.get("/alloc?mib=8"), (200, "allocated 8 MiB".into()));
 }
+
+/// Response trailers from a p3 guest reach an HTTP/1.1 client that accepts them (`te:
+/// trailers`), after a chunked body that arrives whole.
+#[test]
+fn response_trailers_of_a_p3_guest_reach_the_client() {
+    let dir = app_dir("examples/rust-p3-http");
+    let up = Up::start(&["-f", dir.to_str().unwrap()]);
+    let addr = up.base.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(EFFECT_LIMIT)).unwrap();
+    write!(
+        stream,
+        "GET /stream?mib=1&trailer=1 HTTP/1.1\r\nhost: {addr}\r\nte: trailers\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut head = Vec::new();
+    let mut line = String::new();
+    while line != "\r\n" {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        head.push(line.to_ascii_lowercase());
+    }
+    assert!(head[0].starts_with("http/1.1 200"), "{head:?}");
+    assert!(
+        head.contains(&"transfer-encoding: chunked\r\n".to_string()),
+        "{head:?}"
+    );
+    // The chunked body, checked byte by byte, then the trailer section.
+    let mut received = 0u64;
+    loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        let size = u64::from_str_radix(line.trim(), 16).unwrap_or_else(|_| panic!("{line:?}"));
+        if size == 0 {
+            break;
+        }
+        received += read_checked(&mut reader, received, size);
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        assert_eq!(line, "\r\n");
+    }
+    assert_eq!(received, MIB);
+    let mut trailers = Vec::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        if line == "\r\n" {
+            break;
+        }
+        trailers.push(line.trim().to_string());
+    }
+    assert_eq!(trailers, [format!("x-pattern-bytes: {MIB}")]);
+}

@@ -8,7 +8,8 @@
 //!   requests were running on it when this one started (itself included), the most that ever
 //!   ran on it at once, and the upstream status.
 //! - `/stream?mib=N`: N MiB where byte `i` is `i % 251`, produced chunk by chunk only as the
-//!   host takes them (nothing is generated ahead of the reader).
+//!   host takes them (nothing is generated ahead of the reader). With `&trailer=1`, no
+//!   content-length and a trailer `x-pattern-bytes: <bytes sent>` after the body.
 //! - `/alloc?mib=N`: keeps N MiB allocated (and touched) in this instance, then answers
 //!   `allocated N MiB`; past `--max-instance-memory` it traps instead.
 //! - `POST /upload`: reads the body as a stream and answers `bytes=N pattern=ok|bad` (the same
@@ -51,16 +52,20 @@ async fn handle(req: Request) -> impl IntoResponse {
             let mib: u64 = param(&query, "mib")
                 .and_then(|m| m.parse().ok())
                 .unwrap_or(1);
+            let trailer = param(&query, "trailer").is_some();
             let body = Pattern {
                 sent: 0,
                 total: mib * MIB,
+                trailer,
             };
-            Response::builder()
-                .header("content-length", body.total.to_string())
-                .header("content-type", "application/octet-stream")
-                .body(body)
-                .unwrap()
-                .into_response()
+            let mut response = Response::builder().header("content-type", "application/octet-stream");
+            // With a trailer the length is left open (chunked on HTTP/1.1), and the trailer is
+            // declared, as HTTP/1.1 servers send only declared trailer fields.
+            response = match trailer {
+                true => response.header("trailer", "x-pattern-bytes"),
+                false => response.header("content-length", body.total.to_string()),
+            };
+            response.body(body).unwrap().into_response()
         }
         "/upload" => upload(req).await.into_response(),
         "/alloc" => {
@@ -113,6 +118,8 @@ async fn hold(url: &str) -> (StatusCode, String) {
 struct Pattern {
     sent: u64,
     total: u64,
+    /// A trailer still to send after the data.
+    trailer: bool,
 }
 
 impl http_body::Body for Pattern {
@@ -125,6 +132,11 @@ impl http_body::Body for Pattern {
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         let start = self.sent;
         if start >= self.total {
+            if std::mem::take(&mut self.trailer) {
+                let mut trailers = http::HeaderMap::new();
+                trailers.insert("x-pattern-bytes", self.total.into());
+                return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
+            }
             return Poll::Ready(None);
         }
         let end = (start + CHUNK).min(self.total);
@@ -134,7 +146,7 @@ impl http_body::Body for Pattern {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.sent >= self.total
+        self.sent >= self.total && !self.trailer
     }
 
     fn size_hint(&self) -> SizeHint {
