@@ -163,8 +163,20 @@ fn c_component(id: &str, prefix: &str, redis: &RedisServer) -> String {
 
 #[test]
 fn python_handler_runs_for_every_message_and_survives_errors_and_traps() {
+    python_handler_handles_every_message("redis-python", "py");
+}
+
+/// spin-sdk 5's async `RedisHandler` (a WASI p3 component, spin:redis/inbound-redis@3.0.0).
+#[test]
+fn python_p3_handler_runs_for_every_message_and_survives_errors_and_traps() {
+    python_handler_handles_every_message("redis-python-p3", "py3");
+}
+
+/// The app in e2e/apps/`app` records each message under `prefix`; errors and traps between
+/// messages lose none of the others.
+fn python_handler_handles_every_message(app: &str, prefix: &str) {
     let redis = RedisServer::start();
-    let dir = app_dir("e2e/apps/redis-python");
+    let dir = app_dir(&format!("e2e/apps/{app}"));
     let url = redis.url();
     let up = Up::start(
         &["-f", dir.to_str().unwrap()],
@@ -176,7 +188,7 @@ fn python_handler_runs_for_every_message_and_survives_errors_and_traps() {
         up.stdout,
         vec![
             format!("Active Channels on {addr}:"),
-            format!("\t{addr}/messages: [redis-python]"),
+            format!("\t{addr}/messages: [{app}]"),
         ],
         "a Redis-only app opens no HTTP port"
     );
@@ -185,17 +197,20 @@ fn python_handler_runs_for_every_message_and_survives_errors_and_traps() {
     publish(&redis, "messages", &messages[..5]);
     publish(&redis, "messages", &["error".into(), "trap".into()]);
     publish(&redis, "messages", &messages[5..]);
-    assert_eq!(sorted(recorded(&redis, "py", 10)), sorted(messages.clone()));
-    assert_eq!(redis.cmd(&["GET", "py:count"]), "10");
+    assert_eq!(
+        sorted(recorded(&redis, prefix, 10)),
+        sorted(messages.clone())
+    );
+    assert_eq!(redis.cmd(&["GET", &format!("{prefix}:count")]), "10");
     let log = up.wait_for_log(
-        "component `redis-python` failed to handle a message on Redis channel `messages`",
+        &format!("component `{app}` failed to handle a message on Redis channel `messages`"),
         2,
     );
     assert!(log.contains("returned its `error` result"), "{log}");
     // Still alive after the failures.
     messages = numbered("late-", 2);
     publish(&redis, "messages", &messages);
-    assert_eq!(recorded(&redis, "py", 12)[10..].len(), 2);
+    assert_eq!(recorded(&redis, prefix, 12)[10..].len(), 2);
     assert!(up.terminate().success());
 }
 
