@@ -7,4 +7,5 @@ pub mod desired;
 pub mod labels;
 pub mod ops;
 pub mod reconcile;
+pub mod retry;
 pub mod webhook;

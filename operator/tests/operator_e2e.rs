@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{shared, shim_executor, wait_for, Kube, WAIT};
+use common::{operator, shared, shim_executor, wait_for, Kube, MAX_RETRY_DELAY, RETRY_DELAY, WAIT};
 use serde_json::{json, Value};
 
 fn setup(prefix: &str) -> (&'static spinkube_testenv::ControlPlane, String) {
@@ -986,9 +986,47 @@ fn pods_that_cannot_start_are_reported_on_the_spinapp() {
     });
 }
 
+/// The shared operator's failed reconciles of one SpinApp: when each was logged and the retry
+/// delay it chose.
+fn retries_of(ns: &str, app: &str) -> Vec<(chrono::DateTime<chrono::FixedOffset>, Duration)> {
+    let log = operator().lock().unwrap().log_text();
+    log.lines()
+        .filter(|l| {
+            l.contains("reconcile failed; retrying")
+                && l.contains(&format!("spinapp={app} "))
+                && l.contains(&format!("namespace=Some(\"{ns}\")"))
+        })
+        .map(|l| {
+            let at = l.split_whitespace().next().unwrap_or_default();
+            let at =
+                chrono::DateTime::parse_from_rfc3339(at).unwrap_or_else(|e| panic!("{e}: {l}"));
+            let delay = l
+                .split("retry_in=")
+                .nth(1)
+                .and_then(|r| r.split_whitespace().next());
+            (
+                at,
+                parse_debug_duration(delay.unwrap_or_else(|| panic!("no retry_in: {l}"))),
+            )
+        })
+        .collect()
+}
+
+/// A `Duration`'s Debug form: `250ms`, `2s`, `1.5s`.
+fn parse_debug_duration(s: &str) -> Duration {
+    if let Some(ms) = s.strip_suffix("ms") {
+        Duration::from_secs_f64(ms.parse::<f64>().unwrap() / 1000.0)
+    } else if let Some(secs) = s.strip_suffix('s') {
+        Duration::from_secs_f64(secs.parse().unwrap())
+    } else {
+        panic!("not a duration: {s}")
+    }
+}
+
 /// A child the API server refuses for good (here a namespace ResourceQuota allowing no Services) makes
 /// the SpinApp say which object and why in its Ready condition and a Warning Event, rather than only
-/// the operator's log; once the quota is lifted, the retry creates the Service and the app is Ready.
+/// the operator's log; retries back off exponentially to the cap; once the quota is lifted, the
+/// next retry creates the Service and the app is Ready.
 #[test]
 fn refused_children_are_reported_on_the_spinapp_until_accepted() {
     let (cp, ns) = setup("quota");
@@ -1026,9 +1064,47 @@ fn refused_children_are_reported_on_the_spinapp_until_accepted() {
     assert!(cp.exists(&ns, "deployment", "refused"));
     wait_warning_event(cp, &ns, "refused", "ChildRefused");
 
+    // Retries back off: each delay doubles up to the cap, and at the cap they are that far apart.
+    let retries = wait_for("retries at the capped delay", WAIT, || {
+        let retries = retries_of(&ns, "refused");
+        let capped = retries
+            .iter()
+            .rev()
+            .take(2)
+            .filter(|(_, d)| *d == MAX_RETRY_DELAY)
+            .count();
+        match capped {
+            2 => Ok(retries),
+            _ => Err(format!("{retries:?}")),
+        }
+    });
+    let delays: Vec<Duration> = retries.iter().map(|(_, d)| *d).collect();
+    assert_eq!(delays[0], RETRY_DELAY, "{delays:?}");
+    assert!(
+        delays
+            .windows(2)
+            .all(|w| w[1] == (w[0] * 2).min(MAX_RETRY_DELAY)),
+        "{delays:?}"
+    );
+    let last_gap = retries[retries.len() - 1].0 - retries[retries.len() - 2].0;
+    assert!(
+        last_gap.to_std().unwrap() >= MAX_RETRY_DELAY * 3 / 4,
+        "capped retries {last_gap} apart: {retries:?}"
+    );
+
     cp.run(&["-n", &ns, "delete", "resourcequota", "no-services"])
         .expect("lift quota");
-    // Ready once the Service is accepted.
-    wait_ready_condition(cp, &ns, "refused", |c| c.0 == "True");
+    // Ready once the Service is accepted: at the next retry, at most the cap away.
+    wait_for(
+        "Ready after the quota is lifted",
+        MAX_RETRY_DELAY + WAIT / 6,
+        || {
+            let app = cp.get(&ns, "spinapp", "refused")?;
+            match condition(&app, "Ready") {
+                Some((status, ..)) if status == "True" => Ok(()),
+                c => Err(format!("{c:?}")),
+            }
+        },
+    );
     assert!(cp.exists(&ns, "service", "refused"));
 }

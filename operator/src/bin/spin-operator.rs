@@ -16,6 +16,7 @@ use spinkube_operator::ops::logging::{self, LogFormat};
 use spinkube_operator::ops::metrics::Metrics;
 use spinkube_operator::ops::{health, leader, shutdown};
 use spinkube_operator::reconcile::{self, Scope};
+use spinkube_operator::retry::RetryPolicy;
 use spinkube_operator::webhook::{self, CertConfig, CertStore, Handler};
 use tracing::{error, info, warn};
 
@@ -61,6 +62,22 @@ struct Args {
     concurrency: u16,
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
+    /// Seconds before the first retry of a failed reconcile; each further failure of the same
+    /// object doubles it, up to --max-retry-delay, and a success starts over.
+    #[arg(long, default_value_t = 5.0, value_parser = seconds)]
+    retry_delay: f64,
+    /// Seconds between retries at most.
+    #[arg(long, default_value_t = 300.0, value_parser = seconds)]
+    max_retry_delay: f64,
+}
+
+fn seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!(
+            "`{s}` is not a positive number of seconds (e.g. 5 or 0.5)"
+        )),
+    }
 }
 
 #[tokio::main]
@@ -122,6 +139,10 @@ async fn main() -> anyhow::Result<()> {
     let scope = Scope {
         namespace: args.watch_namespace.clone(),
         concurrency: args.concurrency,
+        retry: RetryPolicy {
+            first: Duration::from_secs_f64(args.retry_delay),
+            max: Duration::from_secs_f64(args.max_retry_delay.max(args.retry_delay)),
+        },
     };
     let mut lost_lease = false;
     let _lease = if args.leader_elect {

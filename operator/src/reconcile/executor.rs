@@ -50,7 +50,18 @@ pub fn finalizer_step(has_finalizer: bool, deleting: bool, users: &[String]) -> 
     }
 }
 
+/// One reconcile; a success starts the executor's retry delay over (see [`error_policy`]).
 pub async fn reconcile(executor: Arc<SpinAppExecutor>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let key = super::retry_key(executor.as_ref());
+    let action = reconcile_executor(executor, ctx.clone()).await?;
+    ctx.executor_retries.succeeded(&key);
+    Ok(action)
+}
+
+async fn reconcile_executor(
+    executor: Arc<SpinAppExecutor>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
     let _timer = ctx.metrics.start("spinappexecutor");
     let ns = executor.namespace().unwrap_or_default();
     let name = executor.name_any();
@@ -164,8 +175,9 @@ async fn blocked(ex: &SpinAppExecutor, users: &[String], ctx: &Context) -> Resul
 
 pub fn error_policy(ex: Arc<SpinAppExecutor>, err: &Error, ctx: Arc<Context>) -> Action {
     ctx.metrics.error("spinappexecutor", &err.reason());
-    warn!(executor = %ex.name_any(), error = %err, "executor reconcile failed; retrying");
-    Action::requeue(Duration::from_secs(10))
+    let delay = ctx.executor_retries.failed(&super::retry_key(ex.as_ref()));
+    warn!(executor = %ex.name_any(), error = %err, retry_in = ?delay, "executor reconcile failed; retrying");
+    Action::requeue(delay)
 }
 
 #[cfg(test)]

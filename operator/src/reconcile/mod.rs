@@ -23,6 +23,7 @@ use crate::desired::lookups;
 use crate::labels;
 use crate::ops::metrics::Metrics;
 use crate::ops::shutdown::Shutdown;
+use crate::retry::{Backoff, RetryPolicy};
 
 /// Shared by every reconcile.
 pub struct Context {
@@ -31,6 +32,18 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// The SpinApp cache of the app controller (the executor controller reads it for its deletion guard).
     pub apps: Store<SpinApp>,
+    /// Retry delays of failed SpinApp and SpinAppExecutor reconciles.
+    pub app_retries: Backoff,
+    pub executor_retries: Backoff,
+}
+
+/// The key of an object in a [`Backoff`].
+fn retry_key(object: &impl ResourceExt) -> String {
+    format!(
+        "{}/{}",
+        object.namespace().unwrap_or_default(),
+        object.name_any()
+    )
 }
 
 /// Where the controllers look.
@@ -40,6 +53,8 @@ pub struct Scope {
     pub namespace: Option<String>,
     /// Parallel reconciles per controller.
     pub concurrency: u16,
+    /// Retries after a failed reconcile.
+    pub retry: RetryPolicy,
 }
 
 fn api<K>(client: &Client, scope: &Scope) -> Api<K>
@@ -76,6 +91,8 @@ pub async fn run(
         ),
         metrics: metrics.clone(),
         apps: apps.clone(),
+        app_retries: Backoff::new(scope.retry),
+        executor_retries: Backoff::new(scope.retry),
     });
 
     // Children carry the app-name label; watching only those keeps unrelated Deployments out of memory.

@@ -25,7 +25,15 @@ const RESYNC: Duration = Duration::from_secs(600);
 /// Retry delay while the app waits on something a user must fix.
 const WAIT_FOR_USER: Duration = Duration::from_secs(60);
 
+/// One reconcile; a success starts the app's retry delay over (see [`error_policy`]).
 pub async fn reconcile(app: Arc<SpinApp>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let key = super::retry_key(app.as_ref());
+    let action = reconcile_app(app, ctx.clone()).await?;
+    ctx.app_retries.succeeded(&key);
+    Ok(action)
+}
+
+async fn reconcile_app(app: Arc<SpinApp>, ctx: Arc<Context>) -> Result<Action, Error> {
     let _timer = ctx.metrics.start("spinapp");
     // Children are garbage-collected through their owner references.
     if app.meta().deletion_timestamp.is_some() {
@@ -155,10 +163,12 @@ async fn stuck_pods(ctx: &Context, ns: &str, app: &str) -> Result<Option<String>
     Ok(super::pods::problem(&list.items))
 }
 
+/// Retries with a per-app exponential delay (`--retry-delay` doubling to `--max-retry-delay`).
 pub fn error_policy(app: Arc<SpinApp>, err: &Error, ctx: Arc<Context>) -> Action {
     ctx.metrics.error("spinapp", &err.reason());
-    warn!(spinapp = %app.name_any(), namespace = ?app.namespace(), error = %err, "reconcile failed; retrying");
-    Action::requeue(Duration::from_secs(5))
+    let delay = ctx.app_retries.failed(&super::retry_key(app.as_ref()));
+    warn!(spinapp = %app.name_any(), namespace = ?app.namespace(), error = %err, retry_in = ?delay, "reconcile failed; retrying");
+    Action::requeue(delay)
 }
 
 async fn fetch_lookups(ctx: &Context, app: &SpinApp, ns: &str) -> Result<Lookups, Error> {

@@ -225,6 +225,26 @@ impl Operator {
             .unwrap_or_default()
     }
 
+    /// The whole log, with ANSI colours removed.
+    pub fn log_text(&self) -> String {
+        let s = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let mut out = String::with_capacity(s.len());
+        let mut chars = s.chars();
+        while let Some(c) = chars.next() {
+            if c == '\x1b' {
+                // CSI sequences end with a letter.
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
     pub fn log_tail(&self) -> String {
         let s = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = s.lines().collect();
@@ -268,6 +288,10 @@ impl Drop for Operator {
     }
 }
 
+/// The shared operator's `--retry-delay` and `--max-retry-delay`.
+pub const RETRY_DELAY: Duration = Duration::from_millis(250);
+pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(2);
+
 /// The shared control plane with CRDs, webhooks and one operator for every test of this binary.
 pub fn shared() -> &'static ControlPlane {
     operator();
@@ -289,7 +313,17 @@ pub fn operator() -> &'static Mutex<Operator> {
             "--overwrite",
         ])
         .expect("label the kwok node");
-        Mutex::new(Operator::start(cp, &ip, &[]))
+        // Short retry delays, so tests of refusals see backoff reach its cap in seconds.
+        Mutex::new(Operator::start(
+            cp,
+            &ip,
+            &[
+                "--retry-delay",
+                &RETRY_DELAY.as_secs_f64().to_string(),
+                "--max-retry-delay",
+                &MAX_RETRY_DELAY.as_secs_f64().to_string(),
+            ],
+        ))
     })
 }
 
