@@ -215,7 +215,7 @@ impl Cluster {
     /// `helm ARGS` against this cluster, with helm's own dirs kept apart.
     pub fn helm(&self, args: &[&str]) -> Result<String> {
         let home = self.helm_home.path();
-        let out = Command::new(helm_bin()?)
+        let out = Command::new(spinkube_testenv::helm()?)
             .args(args)
             .env("KUBECONFIG", self.cp.kubeconfig())
             .env("HELM_CACHE_HOME", home.join("cache"))
@@ -453,17 +453,6 @@ pub fn bin_dir() -> Result<PathBuf> {
         }
     }
     Ok(dir)
-}
-
-fn helm_bin() -> Result<PathBuf> {
-    static HELM: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
-    HELM.get_or_init(|| {
-        script_output("e2e/k8s/build-helm.sh", &[])
-            .map(|s| PathBuf::from(s.lines().last().unwrap_or_default().trim()))
-            .map_err(|e| format!("{e:#}"))
-    })
-    .clone()
-    .map_err(|e| anyhow::anyhow!(e))
 }
 
 /// Runs a repo script with bash; errors carry its stderr.

@@ -15,7 +15,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use k8s_openapi::api::admissionregistration::v1::{
     MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
@@ -48,36 +47,6 @@ fn root() -> PathBuf {
 
 fn chart() -> PathBuf {
     root().join("charts/spin-operator")
-}
-
-/// The cached helm binary; builds it on first use (a few minutes once per machine).
-fn helm() -> &'static Path {
-    static HELM: OnceLock<PathBuf> = OnceLock::new();
-    HELM.get_or_init(|| {
-        let script = root().join("e2e/k8s/build-helm.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-        assert!(
-            out.status.success(),
-            "{} failed:\n{}",
-            script.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let path = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .last()
-            .unwrap_or_default()
-            .trim()
-            .to_string();
-        let path = PathBuf::from(path);
-        assert!(
-            path.is_file(),
-            "build-helm.sh printed {path:?}, which is not a file"
-        );
-        path
-    })
 }
 
 /// Runs helm; Ok(stdout) on success, Err(stdout + stderr) otherwise.
@@ -1813,4 +1782,9 @@ fn samples_cover_every_spinapp_feature() {
     ] {
         assert!(executor_used.contains(f), "no sample executor sets {f}");
     }
+}
+
+/// The cached helm binary (built on first use, see `spinkube_testenv::helm`).
+fn helm() -> PathBuf {
+    spinkube_testenv::helm().expect("helm")
 }

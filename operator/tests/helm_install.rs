@@ -39,9 +39,8 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::{free_port, repo_root, wait_for, Kube, WAIT};
@@ -72,37 +71,10 @@ const OVERRIDDEN: [&str; 3] = [
 
 // ---------- helm ----------
 
-/// The cached helm binary (e2e/k8s/build-helm.sh builds it once per machine, like tests/chart.rs).
-fn helm_bin() -> &'static Path {
-    static HELM: OnceLock<PathBuf> = OnceLock::new();
-    HELM.get_or_init(|| {
-        let script = repo_root().join("e2e/k8s/build-helm.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-        assert!(
-            out.status.success(),
-            "{} failed:\n{}",
-            script.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let path = PathBuf::from(
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .last()
-                .unwrap_or_default()
-                .trim(),
-        );
-        assert!(path.is_file(), "build-helm.sh printed {path:?}, not a file");
-        path
-    })
-}
-
 /// Runs helm against `cp` with its config, cache and data dirs inside the control plane's temp dir.
 fn helm(cp: &ControlPlane, args: &[&str]) -> Result<String, String> {
     let home = cp.dir().join("helm");
-    let out = Command::new(helm_bin())
+    let out = Command::new(spinkube_testenv::helm().expect("helm"))
         .args(args)
         .arg("--kubeconfig")
         .arg(cp.kubeconfig())

