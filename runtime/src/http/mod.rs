@@ -268,9 +268,11 @@ impl HttpTrigger {
         for k in forged {
             parts.headers.remove(k);
         }
-        for (name, value) in spin_headers::spin_headers(&m, base, &info) {
-            if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
-                parts.headers.insert(n, v);
+        let fields = spin_headers::spin_header_fields(&m, base, &info);
+        parts.headers.reserve(fields.len());
+        for (name, value) in fields {
+            if let Ok(value) = HeaderValue::try_from(value) {
+                parts.headers.insert(name, value);
             }
         }
         // wasi:http guests see an absolute URI, as on Spin.
@@ -295,7 +297,7 @@ impl HttpTrigger {
             None => handler.executor.execute(inv).await,
         };
         match result {
-            Ok(resp) => resp,
+            Ok(resp) => executor::settle(resp).await,
             Err(e) => {
                 let timeout = e
                     .downcast_ref::<wasmtime::Trap>()

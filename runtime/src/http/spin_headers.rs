@@ -9,6 +9,8 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
+use http::HeaderName;
+
 use super::routing::RouteMatch;
 
 /// What the server knows about the incoming request.
@@ -23,6 +25,14 @@ pub struct RequestInfo<'a> {
     pub client_addr: SocketAddr,
 }
 
+const PATH_INFO: HeaderName = HeaderName::from_static("spin-path-info");
+const FULL_URL: HeaderName = HeaderName::from_static("spin-full-url");
+const MATCHED_ROUTE: HeaderName = HeaderName::from_static("spin-matched-route");
+const BASE_PATH: HeaderName = HeaderName::from_static("spin-base-path");
+const RAW_COMPONENT_ROUTE: HeaderName = HeaderName::from_static("spin-raw-component-route");
+const COMPONENT_ROUTE: HeaderName = HeaderName::from_static("spin-component-route");
+const CLIENT_ADDR: HeaderName = HeaderName::from_static("spin-client-addr");
+
 /// The headers Spin adds to every request passed to an HTTP component, in
 /// Spin's order. `base` is the legacy application base (`"/"` in Spin 3).
 ///
@@ -30,30 +40,28 @@ pub struct RequestInfo<'a> {
 /// `https://example.com:8080/users/1/cart/items/3/edit?theme=pink`:
 /// `spin-path-info: /items/3/edit`, `spin-matched-route: /users/:userid/cart/...`,
 /// `spin-component-route: /users/:userid/cart`, `spin-path-match-userid: 1`, ...
-pub fn spin_headers<T>(
+/// The fixed names are built at compile time, ready for a [`http::HeaderMap`].
+pub fn spin_header_fields<T>(
     m: &RouteMatch<'_, T>,
     base: &str,
     req: &RequestInfo<'_>,
-) -> Vec<(String, String)> {
-    let mut headers = vec![
-        ("spin-path-info".to_string(), m.trailing.clone()),
-        ("spin-full-url".to_string(), full_url(req)),
-        ("spin-matched-route".to_string(), m.based_route.to_string()),
-        ("spin-base-path".to_string(), base_path(base).to_string()),
-        (
-            "spin-raw-component-route".to_string(),
-            m.raw_route.to_string(),
-        ),
-        (
-            "spin-component-route".to_string(),
-            m.component_route().to_string(),
-        ),
-        ("spin-client-addr".to_string(), req.client_addr.to_string()),
-    ];
-    // Spin derives the header from `SPIN_PATH_MATCH_<NAME>`, so `_` becomes `-`.
-    headers.extend(m.named.iter().map(|(name, value)| {
+) -> Vec<(HeaderName, String)> {
+    let mut headers = Vec::with_capacity(7 + m.named.len());
+    headers.extend([
+        (PATH_INFO, m.trailing.clone()),
+        (FULL_URL, full_url(req)),
+        (MATCHED_ROUTE, m.based_route.to_string()),
+        (BASE_PATH, base_path(base).to_string()),
+        (RAW_COMPONENT_ROUTE, m.raw_route.to_string()),
+        (COMPONENT_ROUTE, m.component_route().to_string()),
+        (CLIENT_ADDR, req.client_addr.to_string()),
+    ]);
+    // Spin derives the header from `SPIN_PATH_MATCH_<NAME>`, so `_` becomes `-`. The router
+    // admits only letters, digits, `_` and `-` in names, so each makes a valid header name.
+    headers.extend(m.named.iter().filter_map(|(name, value)| {
         let name = name.to_ascii_lowercase().replace('_', "-");
-        (format!("spin-path-match-{name}"), value.clone())
+        let name = HeaderName::try_from(format!("spin-path-match-{name}")).ok()?;
+        Some((name, value.clone()))
     }));
     headers
 }
@@ -292,7 +300,10 @@ mod tests {
             path_and_query: pq,
             client_addr: client(),
         };
-        spin_headers(&m, base, &req)
+        spin_header_fields(&m, base, &req)
+            .into_iter()
+            .map(|(name, value)| (name.as_str().to_string(), value))
+            .collect()
     }
 
     struct HeaderCase {
