@@ -158,14 +158,7 @@ fn reuse_count_one_gives_every_p3_request_a_fresh_instance() {
 /// that also imports WASI's 0.3.0 release candidates, which get stubs; the SDK calls 0.3.0.
 #[test]
 fn python_p3_component_serves_with_reuse_key_value_and_variables() {
-    let dir = app_dir("examples/python-p3-http");
-    let state = tempfile::tempdir().unwrap();
-    let up = Up::start(&[
-        "-f",
-        dir.to_str().unwrap(),
-        "--state-dir",
-        state.path().to_str().unwrap(),
-    ]);
+    let (up, state) = up_with_own_state("examples/python-p3-http");
     let c = client();
     let get = |path: &str| up.get(path);
     assert_eq!(get("/"), (200, "Hello from Python p3!".to_string()));
@@ -193,7 +186,18 @@ fn python_p3_component_serves_with_reuse_key_value_and_variables() {
 /// hosts; as in Spin, its handler gets a fresh instance per request.
 #[test]
 fn python_sdk4_release_candidate_component_runs_fresh_per_request() {
-    let dir = app_dir("e2e/apps/python-sdk4");
+    let (up, _state) = up_with_own_state("e2e/apps/python-sdk4");
+    let get = |path: &str| up.get(path);
+    assert_eq!(get("/"), (200, "Hello from Python spin-sdk 4!".to_string()));
+    let counts: Vec<String> = (0..3).map(|_| get("/count").1).collect();
+    assert_eq!(counts, ["1", "1", "1"]);
+    let kv: Vec<String> = (0..3).map(|_| get("/kv").1).collect();
+    assert_eq!(kv, ["1", "2", "3"]);
+}
+
+/// `spinkube up` of the app at `rel` with a fresh state dir, so key-value data starts empty.
+fn up_with_own_state(rel: &str) -> (Up, tempfile::TempDir) {
+    let dir = app_dir(rel);
     let state = tempfile::tempdir().unwrap();
     let up = Up::start(&[
         "-f",
@@ -201,10 +205,5 @@ fn python_sdk4_release_candidate_component_runs_fresh_per_request() {
         "--state-dir",
         state.path().to_str().unwrap(),
     ]);
-    let get = |path: &str| up.get(path);
-    assert_eq!(get("/"), (200, "Hello from Python spin-sdk 4!".to_string()));
-    let counts: Vec<String> = (0..3).map(|_| get("/count").1).collect();
-    assert_eq!(counts, ["1", "1", "1"]);
-    let kv: Vec<String> = (0..3).map(|_| get("/kv").1).collect();
-    assert_eq!(kv, ["1", "2", "3"]);
+    (up, state)
 }

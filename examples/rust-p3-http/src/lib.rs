@@ -58,7 +58,8 @@ async fn handle(req: Request) -> impl IntoResponse {
                 total: mib * MIB,
                 trailer,
             };
-            let mut response = Response::builder().header("content-type", "application/octet-stream");
+            let mut response =
+                Response::builder().header("content-type", "application/octet-stream");
             // With a trailer the length is left open (chunked on HTTP/1.1), and the trailer is
             // declared, as HTTP/1.1 servers send only declared trailer fields.
             response = match trailer {
@@ -171,33 +172,7 @@ async fn upload(req: Request) -> (StatusCode, String) {
     (StatusCode::OK, format!("bytes={bytes} pattern={pattern}"))
 }
 
-/// A query parameter, percent-decoded.
+/// A query parameter, decoded as a form (`%XX` and `+`).
 fn param(query: &str, name: &str) -> Option<String> {
-    query.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=')?;
-        (k == name).then(|| percent_decode(v))
-    })
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'%')
-            .then(|| bytes.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
-        match escaped {
-            Some(b) => {
-                out.push(b);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    form_urlencoded::parse(query.as_bytes()).find_map(|(k, v)| (k == name).then(|| v.into_owned()))
 }

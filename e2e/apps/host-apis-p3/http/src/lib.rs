@@ -136,13 +136,17 @@ async fn redis(op: &str, query: &str, body: Vec<u8>) -> Answer {
     let key = param(query, "key").unwrap_or_default();
     let outcome = match op {
         "set" => conn.set(&key, &body).await.map(|()| "ok".to_string()),
-        "get" => (conn.get(&key).await)
-            .map(|v| v.map(|v| String::from_utf8_lossy(&v).into_owned()).unwrap_or_default()),
+        "get" => (conn.get(&key).await).map(|v| {
+            v.map(|v| String::from_utf8_lossy(&v).into_owned())
+                .unwrap_or_default()
+        }),
         "incr" => conn.incr(&key).await.map(|n| n.to_string()),
         "del" => conn.del([key.as_str()]).await.map(|n| n.to_string()),
         "publish" => {
             let channel = param(query, "channel").unwrap_or_default();
-            conn.publish(channel, &body).await.map(|()| "ok".to_string())
+            conn.publish(channel, &body)
+                .await
+                .map(|()| "ok".to_string())
         }
         "execute" => {
             let text = String::from_utf8_lossy(&body).into_owned();
@@ -181,33 +185,7 @@ async fn outbound_http(url: &str) -> Answer {
     }
 }
 
-/// A query parameter, percent-decoded.
+/// A query parameter, decoded as a form (`%XX` and `+`).
 fn param(query: &str, name: &str) -> Option<String> {
-    query.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=')?;
-        (k == name).then(|| percent_decode(v))
-    })
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'%')
-            .then(|| bytes.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
-        match (escaped, bytes[i]) {
-            (Some(b), _) => {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-            (None, b'+') => out.push(b' '),
-            (None, b) => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    form_urlencoded::parse(query.as_bytes()).find_map(|(k, v)| (k == name).then(|| v.into_owned()))
 }
