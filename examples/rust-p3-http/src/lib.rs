@@ -10,6 +10,9 @@
 //! - `/stream?mib=N`: N MiB where byte `i` is `i % 251`, produced chunk by chunk only as the
 //!   host takes them (nothing is generated ahead of the reader). With `&trailer=1`, no
 //!   content-length and a trailer `x-pattern-bytes: <bytes sent>` after the body.
+//! - `POST /fail?then=trap|loop`: answers 200 with the first `/stream` chunk (open length), reads
+//!   the request body to its end (the client decides when: it has seen the chunk by then), then
+//!   traps, or spins until `--request-timeout` stops it (cli/tests/http_hardening.rs).
 //! - `/alloc?mib=N`: keeps N MiB allocated (and touched) in this instance, then answers
 //!   `allocated N MiB`; past `--max-instance-memory` it traps instead.
 //! - `POST /upload`: reads the body as a stream and answers `bytes=N pattern=ok|bad` (the same
@@ -69,6 +72,14 @@ async fn handle(req: Request) -> impl IntoResponse {
             response.body(body).unwrap().into_response()
         }
         "/upload" => upload(req).await.into_response(),
+        "/fail" => {
+            let body = Failing {
+                first: Some((0..CHUNK).map(|i| (i % 251) as u8).collect::<Vec<u8>>().into()),
+                request: Box::pin(req.into_body().stream()),
+                then: param(&query, "then").unwrap_or_default(),
+            };
+            Response::new(body).into_response()
+        }
         "/alloc" => {
             let mib: usize = param(&query, "mib")
                 .and_then(|m| m.parse().ok())
@@ -152,6 +163,35 @@ impl http_body::Body for Pattern {
 
     fn size_hint(&self) -> SizeHint {
         SizeHint::with_exact(self.total - self.sent)
+    }
+}
+
+/// The `/fail` body: one chunk, then (once the request body has ended) a trap or a busy loop.
+struct Failing<S> {
+    first: Option<Bytes>,
+    request: Pin<Box<S>>,
+    then: String,
+}
+
+impl<S: futures::Stream> http_body::Body for Failing<S> {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if let Some(first) = self.first.take() {
+            return Poll::Ready(Some(Ok(Frame::data(first))));
+        }
+        while let Some(_chunk) = std::task::ready!(self.request.as_mut().poll_next(cx)) {}
+        if self.then == "loop" {
+            let mut n = 0u64;
+            loop {
+                n = std::hint::black_box(n.wrapping_add(1));
+            }
+        }
+        panic!("asked to fail after the first chunk")
     }
 }
 

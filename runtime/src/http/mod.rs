@@ -297,7 +297,7 @@ impl HttpTrigger {
             None => handler.executor.execute(inv).await,
         };
         match result {
-            Ok(resp) => executor::settle(resp).await,
+            Ok(resp) => resp,
             Err(e) => {
                 let timeout = e
                     .downcast_ref::<wasmtime::Trap>()

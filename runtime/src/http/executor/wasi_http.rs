@@ -10,6 +10,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::types::{HostIncomingRequest, HostResponseOutparam};
 use wasmtime_wasi_http::WasiHttpView;
 
+use super::cut_short::GuestFailure;
 use super::{Body, ComponentContext, Invocation};
 use crate::engine::SpinEngine;
 use crate::host::guest;
@@ -78,6 +79,7 @@ where
     Fut: Future<Output = (wasmtime::Result<()>, Store<InstanceState>)> + Send + 'static,
 {
     let mut store = guest::new_store(engine, ctx)?;
+    let failure = GuestFailure::new(ctx.id.clone(), inv.request.uri().path());
     let scheme = if inv.scheme == "https" {
         Scheme::Https
     } else {
@@ -90,12 +92,33 @@ where
     let (tx, rx) = tokio::sync::oneshot::channel();
     let outparam = store.data_mut().http().new_response_outparam(tx)?;
     let engine = engine.clone();
-    let task = tokio::spawn(async move {
-        let (result, store) = call(store, request, outparam).await;
-        guest::outcome(&engine, &store, result)
+    let task = tokio::spawn({
+        let failure = failure.clone();
+        async move {
+            let run = call(store, request, outparam);
+            tokio::pin!(run);
+            // The epoch deadline stops guest code; this also stops a guest that waits in a host
+            // call after its response started (as the dispatcher does before it starts).
+            let backstop = engine.config().execution_timeout.map(|limit| limit * 2);
+            let (outcome, _store) = match backstop {
+                Some(limit) => match tokio::time::timeout(limit, run.as_mut()).await {
+                    Ok((result, store)) => (guest::outcome(&engine, &store, result), Some(store)),
+                    Err(_) => (Err(anyhow!("the guest ran longer than the execution limit (--request-timeout) and was stopped")), None),
+                },
+                None => {
+                    let (result, store) = run.as_mut().await;
+                    (guest::outcome(&engine, &store, result), Some(store))
+                }
+            };
+            if let Err(e) = &outcome {
+                // While the store (and with it the body's sender) still lives.
+                failure.failed(e);
+            }
+            outcome
+        }
     });
     match rx.await {
-        Ok(Ok(response)) => Ok(response),
+        Ok(Ok(response)) => failure.hand_over(response).await,
         Ok(Err(code)) => Err(anyhow!("the guest returned an error response: {code:?}")),
         Err(_) => match task.await {
             Ok(Ok(())) => Err(anyhow!(

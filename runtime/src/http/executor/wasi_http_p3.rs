@@ -6,6 +6,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,7 @@ use wasmtime_wasi_http::handler::{
 use wasmtime_wasi_http::p3::bindings::ServicePre;
 use wasmtime_wasi_http::{WasiHttpCtxView, WasiHttpView};
 
+use super::cut_short::GuestFailure;
 use super::{Body, ComponentContext, Invocation};
 use crate::engine::{SpinEngine, FORWARDED_RC_HANDLER};
 use crate::host::guest;
@@ -57,6 +59,7 @@ fn random() -> u64 {
 
 pub struct WasiHttpP3Executor {
     handler: ProxyHandler<Handler>,
+    component: Arc<str>,
 }
 
 impl WasiHttpP3Executor {
@@ -73,6 +76,7 @@ impl WasiHttpP3Executor {
             .is_some();
         let pre = ServicePre::new(pre)?;
         Ok(Self {
+            component: ctx.id.clone(),
             handler: ProxyHandler::new(Handler {
                 engine: engine.clone(),
                 ctx,
@@ -83,14 +87,17 @@ impl WasiHttpP3Executor {
     }
 
     pub async fn execute(&self, inv: Invocation) -> Result<hyper::Response<Body>> {
+        let failure = GuestFailure::new(self.component.clone(), inv.request.uri().path());
         let request = with_absolute_uri(inv.request, inv.scheme);
-        self.handler.handle((), request).await.map_err(|e| {
+        let response = self.handler.handle(failure.clone(), request).await;
+        let response = response.map_err(|e| {
             if e.downcast_ref::<ExpirationError>().is_some() {
                 anyhow!("the guest did not answer within the request timeout")
             } else {
                 anyhow!(e)
             }
-        })
+        })?;
+        failure.hand_over(response).await
     }
 }
 
@@ -144,6 +151,7 @@ impl HandlerState for Handler {
             state: Worker {
                 reuse,
                 engine: self.engine.clone(),
+                requests: Mutex::default(),
             },
         })
     }
@@ -156,11 +164,14 @@ fn http_view(state: &mut InstanceState) -> WasiHttpCtxView<'_> {
 struct Worker {
     reuse: Reuse,
     engine: SpinEngine,
+    /// The requests this instance has taken whose responses may still be streaming: told when
+    /// the instance fails, so that their bodies end cut short.
+    requests: Mutex<Vec<Weak<GuestFailure>>>,
 }
 
 impl WorkerState for Worker {
     type StoreData = InstanceState;
-    type RequestData = ();
+    type RequestData = Arc<GuestFailure>;
 
     fn should_accept_request(&self, concurrent: usize, total: usize) -> ShouldAccept {
         if total >= self.reuse.max_requests {
@@ -175,9 +186,13 @@ impl WorkerState for Worker {
     fn on_request_start(
         &self,
         _store: StoreContextMut<'_, InstanceState>,
-        _data: (),
+        request: Arc<GuestFailure>,
         _task: GuestTaskId,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + Sync>> {
+        let mut requests = self.requests.lock().unwrap();
+        requests.retain(|r| r.strong_count() > 0);
+        requests.push(Arc::downgrade(&request));
+        drop(requests);
         match self.reuse.request_timeout {
             Some(limit) => Box::pin(tokio::time::sleep(limit)),
             None => Box::pin(std::future::pending()),
@@ -191,6 +206,12 @@ impl WorkerState for Worker {
                 store.data().memory_limit_exceeded(),
                 self.engine.config().max_instance_memory,
             );
+            // While the store (and with it the bodies' senders) still lives.
+            for request in self.requests.lock().unwrap().iter() {
+                if let Some(request) = request.upgrade() {
+                    request.failed(&e);
+                }
+            }
             tracing::error!("a reused instance failed and was dropped: {e:#}");
         }
     }
