@@ -238,3 +238,172 @@ fn a_p3_guest_that_traps_or_loops_mid_body_gives_a_response_that_looks_cut_short
     let log = up.wait_for_log("cut short");
     assert!(log.contains("component=rust-p3-http"), "{log}");
 }
+
+/// Open file descriptors of a process.
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
+}
+
+/// Whether the server has closed `s` (EOF or reset), without waiting for it.
+fn closed_by_server(s: &mut TcpStream) -> bool {
+    s.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 1024];
+    let closed = loop {
+        match s.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break false,
+            Err(_) => break true,
+        }
+    };
+    s.set_nonblocking(false).unwrap();
+    closed
+}
+
+#[test]
+fn slow_and_idle_clients_are_closed_while_others_are_served() {
+    let dir = app_dir("examples/rust-p3-http");
+    let up = Up::start(&[
+        "-f",
+        dir.to_str().unwrap(),
+        "--header-read-timeout",
+        "1s",
+        "--idle-connection-timeout",
+        "2s",
+    ]);
+    let addr = addr(&up);
+    assert_eq!(up.get("/").0, 200);
+    let baseline = open_fds(up.pid());
+    // Slowloris: a request line, then one header line at a time, never the blank line.
+    let mut slow: Vec<TcpStream> = (0..100)
+        .map(|_| {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.write_all(b"GET / HTTP/1.1\r\nhost: test\r\n").unwrap();
+            s
+        })
+        .collect();
+    // Idle: connections that never send a byte, an HTTP/2 one that sends only its preface, and
+    // a keep-alive one left open after a request.
+    let mut idle: Vec<TcpStream> = (0..20).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    let mut h2 = TcpStream::connect(addr).unwrap();
+    h2.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .unwrap();
+    idle.push(h2);
+    let mut kept = TcpStream::connect(addr).unwrap();
+    kept.write_all(b"GET / HTTP/1.1\r\nhost: test\r\n\r\n")
+        .unwrap();
+    let mut head = [0u8; 12];
+    kept.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+    idle.push(kept);
+    assert!(
+        open_fds(up.pid()) >= baseline + 100,
+        "the server holds the connections"
+    );
+
+    let c = common::client();
+    let mut served = 0;
+    common::wait_until("the slow and idle clients to be closed", || {
+        // Normal clients are served the whole time.
+        assert_eq!(c.get(up.url("/")).send().unwrap().status(), 200);
+        served += 1;
+        for s in &mut slow {
+            let _ = s.write_all(b"x-trickle: 1\r\n");
+        }
+        let open = slow
+            .iter_mut()
+            .chain(idle.iter_mut())
+            .map(closed_by_server)
+            .filter(|closed| !closed)
+            .count();
+        (open == 0).then_some(())
+    });
+    assert!(served > 0);
+    drop((slow, idle));
+    common::wait_until("the server's open fds to return to their baseline", || {
+        (open_fds(up.pid()) <= baseline).then_some(())
+    });
+}
+
+#[test]
+fn connections_past_the_limit_wait_in_the_backlog_until_one_closes() {
+    let dir = app_dir("examples/rust-p3-http");
+    let up = Up::start(&["-f", dir.to_str().unwrap(), "--max-connections", "4"]);
+    let addr = addr(&up);
+    let held: Vec<TcpStream> = (0..4).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    let log = up.wait_for_log("the most allowed");
+    assert!(log.contains("4 connections are open"), "{log}");
+    // The fifth connects (the kernel queues it) but is not served while four are open.
+    let mut fifth = TcpStream::connect(addr).unwrap();
+    fifth
+        .write_all(b"GET / HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    fifth
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut buf = [0u8; 12];
+    assert!(fifth.read_exact(&mut buf).is_err(), "served past the limit");
+    drop(held);
+    fifth.set_read_timeout(Some(WIRE_LIMIT)).unwrap();
+    fifth.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"HTTP/1.1 200");
+}
+
+#[test]
+fn the_listen_backlog_takes_a_burst_of_connects() {
+    let dir = app_dir("examples/rust-p3-http");
+    let up = Up::start(&["-f", dir.to_str().unwrap()]);
+    let port = addr(&up).port();
+    // For a listening socket, `ss` shows the backlog in Send-Q.
+    let out = std::process::Command::new("ss")
+        .args(["-Hltn", &format!("sport = :{port}")])
+        .output()
+        .expect("ss (iproute2)");
+    let out = String::from_utf8_lossy(&out.stdout).into_owned();
+    let backlog: u32 = out.split_whitespace().nth(2).unwrap().parse().unwrap();
+    let somaxconn: u32 = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(backlog, somaxconn.min(4096), "{out}");
+}
+
+#[test]
+fn a_request_body_over_the_limit_gets_413_and_one_within_it_reaches_the_guest() {
+    let dir = app_dir("examples/rust-p3-http");
+    let up = Up::start(&[
+        "-f",
+        dir.to_str().unwrap(),
+        "--max-request-body-size",
+        "1Ki",
+    ]);
+    let pattern = |n: usize| (0..n).map(|i| (i % 251) as u8).collect::<Vec<u8>>();
+    let c = common::client();
+    let r = c
+        .post(up.url("/upload"))
+        .body(pattern(1024))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().unwrap(), "bytes=1024 pattern=ok");
+    // Declared too long: refused before the guest runs.
+    let r = c
+        .post(up.url("/upload"))
+        .body(pattern(1025))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert!(r.text().unwrap().contains("1024 bytes"));
+    // Chunked (no length): refused once the guest has read past the limit.
+    let unsized_body =
+        std::io::Cursor::new(pattern(1000)).chain(std::io::Cursor::new(pattern(1000)));
+    let r = c
+        .post(up.url("/upload"))
+        .body(reqwest::blocking::Body::new(unsized_body))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 413);
+}

@@ -14,6 +14,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::app::{AppError, LockedApp};
 use crate::engine::{EngineConfig, SpinEngine};
 use crate::host::AppServices;
+use crate::http::connection::ServerLimits;
 use crate::http::{routing::Router, server, HttpTrigger, HttpTriggerConfig, RouteInfo, RouteSpec};
 use crate::redis_trigger::{RedisTrigger, RedisTriggerConfig, ServerPlan};
 use crate::services::{self, ServiceOptions};
@@ -31,10 +32,12 @@ pub struct LaunchOptions {
     pub redis_concurrency: usize,
 }
 
-/// Where the HTTP trigger serves: a bound listener, and TLS when configured.
+/// Where the HTTP trigger serves: a bound listener (see [`server::bind`]), TLS when configured,
+/// and the limits it puts on clients.
 pub struct HttpListener {
     pub listener: TcpListener,
     pub tls: Option<TlsAcceptor>,
+    pub limits: ServerLimits,
 }
 
 /// A built app: every component compiled and pre-instantiated, every service reachable.
@@ -119,6 +122,7 @@ impl AppHost {
                 trigger,
                 l.listener,
                 l.tls,
+                l.limits,
                 stopped(stop_rx.clone()),
                 drain,
             )),

@@ -12,7 +12,7 @@ use spinkube_runtime::app::{
     load_manifest_file, retain::retain_components, LoadOptions, LockedApp,
 };
 use spinkube_runtime::engine::EngineConfig;
-use spinkube_runtime::http::server;
+use spinkube_runtime::http::{connection, server};
 use spinkube_runtime::launch::{termination_signal, AppHost, HttpListener, LaunchOptions};
 use spinkube_runtime::oci::layers::{load_layers, Layer};
 use spinkube_runtime::services::ServiceOptions;
@@ -77,6 +77,8 @@ pub fn engine_config(max_instance_memory: Option<usize>) -> EngineConfig {
 }
 
 async fn run(ctx: &impl RuntimeContext, env: BTreeMap<String, String>) -> Result<()> {
+    // Before the settings, whose default connection limit follows it.
+    connection::raise_open_files_limit();
     let settings = Settings::from_env(&env, Path::new(RUNTIME_CONFIG_PATH).is_file())?;
     let work = work_dir()?;
     let app = load(ctx, &work)?;
@@ -158,12 +160,15 @@ async fn bind(settings: &Settings) -> Result<HttpListener> {
         .with_context(|| {
             format!("SPIN_HTTP_LISTEN_ADDR {listen:?} is not an address; use HOST:PORT, e.g. 0.0.0.0:80")
         })?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
+    let listener = server::bind(addr)
         .with_context(|| format!("cannot listen on {addr} (SPIN_HTTP_LISTEN_ADDR)"))?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!("Serving {scheme}://{}", listener.local_addr()?);
-    Ok(HttpListener { listener, tls })
+    Ok(HttpListener {
+        listener,
+        tls,
+        limits: settings.server_limits.clone(),
+    })
 }
 
 /// Where the app's blobs and files go: `$TMPDIR`, else a directory in the container's rootfs.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Result};
 use spinkube_runtime::app::{retain::parse_component_list, LockedApp};
+use spinkube_runtime::http::connection::{parse_max_connections, ServerLimits};
 use spinkube_runtime::http::reuse::{self, InstanceReuse};
 use spinkube_runtime::launch::DEFAULT_DRAIN_TIMEOUT;
 use spinkube_runtime::redis_trigger::DEFAULT_CONCURRENCY;
@@ -41,6 +42,10 @@ pub struct Settings {
     /// `SPINKUBE_MAX_INSTANCE_REUSE_COUNT`, `SPINKUBE_MAX_INSTANCE_CONCURRENT_REUSE_COUNT`,
     /// `SPINKUBE_IDLE_INSTANCE_TIMEOUT` (each N or A..B).
     pub instance_reuse: InstanceReuse,
+    /// What the HTTP server allows clients, `spinkube up`'s flags and defaults:
+    /// `SPINKUBE_HEADER_READ_TIMEOUT`, `SPINKUBE_IDLE_CONNECTION_TIMEOUT`,
+    /// `SPINKUBE_MAX_CONNECTIONS`, `SPINKUBE_MAX_REQUEST_BODY_SIZE` (bytes, `64Mi` style).
+    pub server_limits: ServerLimits,
 }
 
 /// `KEY=VALUE` entries as the OCI spec lists them; a later entry wins, as in a process env.
@@ -66,11 +71,6 @@ impl Settings {
                     "SPIN_TLS_CERT and SPIN_TLS_KEY must be set together; set both or neither"
                 ))
             }
-        };
-        let duration = |k: &str| {
-            get(k)
-                .map(|v| parse_duration(v).map_err(|e| bad(k, e)))
-                .transpose()
         };
         let redis_concurrency = match get("SPINKUBE_REDIS_CONCURRENCY") {
             Some(v) => match v.parse::<usize>() {
@@ -117,12 +117,53 @@ impl Settings {
             runtime_config_file: get("RUNTIME_CONFIG_FILE")
                 .map(PathBuf::from)
                 .or_else(|| runtime_config_present.then(|| PathBuf::from(RUNTIME_CONFIG_PATH))),
-            request_timeout: duration("SPINKUBE_REQUEST_TIMEOUT")?,
-            drain_timeout: duration("SPINKUBE_DRAIN_TIMEOUT")?.unwrap_or(DEFAULT_DRAIN_TIMEOUT),
+            request_timeout: parsed_or(
+                env,
+                "SPINKUBE_REQUEST_TIMEOUT",
+                |v| parse_duration(v).map(Some),
+                None,
+            )?,
+            drain_timeout: parsed_or(
+                env,
+                "SPINKUBE_DRAIN_TIMEOUT",
+                parse_duration,
+                DEFAULT_DRAIN_TIMEOUT,
+            )?,
             redis_concurrency,
             instance_reuse,
+            server_limits: server_limits(env)?,
         })
     }
+}
+
+fn server_limits(env: &BTreeMap<String, String>) -> Result<ServerLimits> {
+    let defaults = ServerLimits::default();
+    Ok(ServerLimits {
+        header_read_timeout: parsed_or(
+            env,
+            "SPINKUBE_HEADER_READ_TIMEOUT",
+            parse_duration,
+            defaults.header_read_timeout,
+        )?,
+        idle_timeout: parsed_or(
+            env,
+            "SPINKUBE_IDLE_CONNECTION_TIMEOUT",
+            parse_duration,
+            defaults.idle_timeout,
+        )?,
+        max_connections: parsed_or(
+            env,
+            "SPINKUBE_MAX_CONNECTIONS",
+            parse_max_connections,
+            defaults.max_connections,
+        )?,
+        max_request_body_size: parsed_or(
+            env,
+            "SPINKUBE_MAX_REQUEST_BODY_SIZE",
+            |v| parse_bytes(v).map(|b| Some(b as u64)),
+            defaults.max_request_body_size,
+        )?,
+    })
 }
 
 /// The variable `key` parsed, or `default` when unset or empty; an error names the variable.
@@ -175,6 +216,7 @@ mod tests {
         assert_eq!(s.runtime_config_file, None);
         assert_eq!(s.drain_timeout, DEFAULT_DRAIN_TIMEOUT);
         assert_eq!(s.instance_reuse, InstanceReuse::default());
+        assert_eq!(s.server_limits, ServerLimits::default());
         assert!(
             s.drain_timeout < Duration::from_secs(30),
             "must beat the kubelet's grace period"
@@ -202,10 +244,23 @@ mod tests {
                 "SPINKUBE_MAX_INSTANCE_REUSE_COUNT=10..20",
                 "SPINKUBE_MAX_INSTANCE_CONCURRENT_REUSE_COUNT=1",
                 "SPINKUBE_IDLE_INSTANCE_TIMEOUT=250ms",
+                "SPINKUBE_HEADER_READ_TIMEOUT=5s",
+                "SPINKUBE_IDLE_CONNECTION_TIMEOUT=10s",
+                "SPINKUBE_MAX_CONNECTIONS=500",
+                "SPINKUBE_MAX_REQUEST_BODY_SIZE=10Mi",
             ]),
             true,
         )
         .unwrap();
+        assert_eq!(
+            s.server_limits,
+            ServerLimits {
+                header_read_timeout: Duration::from_secs(5),
+                idle_timeout: Duration::from_secs(10),
+                max_connections: 500,
+                max_request_body_size: Some(10 << 20),
+            }
+        );
         assert_eq!(
             s.instance_reuse,
             InstanceReuse {
@@ -231,6 +286,9 @@ mod tests {
             ("SPINKUBE_DRAIN_TIMEOUT=soon", "SPINKUBE_DRAIN_TIMEOUT"),
             ("SPINKUBE_REDIS_CONCURRENCY=0", "SPINKUBE_REDIS_CONCURRENCY"),
             ("SPIN_TLS_CERT=/c.pem", "SPIN_TLS_KEY"),
+            ("SPINKUBE_MAX_CONNECTIONS=0", "SPINKUBE_MAX_CONNECTIONS"),
+            ("SPINKUBE_MAX_REQUEST_BODY_SIZE=big", "SPINKUBE_MAX_REQUEST_BODY_SIZE"),
+            ("SPINKUBE_HEADER_READ_TIMEOUT=x", "SPINKUBE_HEADER_READ_TIMEOUT"),
             (
                 "SPINKUBE_MAX_INSTANCE_REUSE_COUNT=0",
                 "SPINKUBE_MAX_INSTANCE_REUSE_COUNT: `0` is not a whole number of at least 1",

@@ -9,6 +9,7 @@ use clap::Args;
 use spinkube_runtime::app::{load_manifest_file, LoadOptions};
 use spinkube_runtime::engine::EngineConfig;
 use spinkube_runtime::host::AppServices;
+use spinkube_runtime::http::connection::{self, ServerLimits};
 use spinkube_runtime::http::reuse::{self, InstanceReuse, Span};
 use spinkube_runtime::http::server;
 use spinkube_runtime::launch::{
@@ -73,7 +74,8 @@ pub struct UpArgs {
     #[arg(short = 'e', long = "env", value_parser = parse_kv)]
     pub env: Vec<(String, String)>,
 
-    /// Largest memory one instance may use, in bytes (suffixes Ki, Mi, Gi allowed)
+    /// Largest memory one instance may use, in bytes (suffixes Ki, Mi, Gi allowed). Unset by
+    /// default, as in Spin: an instance may then grow its memory up to 4 GiB
     #[arg(long, env = "SPIN_MAX_INSTANCE_MEMORY", value_parser = parse_bytes)]
     pub max_instance_memory: Option<usize>,
 
@@ -94,6 +96,24 @@ pub struct UpArgs {
     /// durations like 1s, 500ms)
     #[arg(long, default_value = "1s", value_parser = reuse::parse_duration_span)]
     pub idle_instance_timeout: Span<Duration>,
+
+    /// Close a connection whose request headers have not all arrived after this (slow clients)
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub header_read_timeout: Duration,
+
+    /// Close a connection that has carried no request for this long
+    #[arg(long, default_value = "75s", value_parser = parse_duration)]
+    pub idle_connection_timeout: Duration,
+
+    /// Most client connections open at once; more wait in the listen backlog [default: the
+    /// open-files limit less 256]
+    #[arg(long, value_parser = connection::parse_max_connections)]
+    pub max_connections: Option<usize>,
+
+    /// Answer 413 to a request body larger than this, in bytes (suffixes Ki, Mi, Gi allowed).
+    /// Unset by default, as in Spin: bodies of any size stream to the guest
+    #[arg(long, value_parser = parse_bytes)]
+    pub max_request_body_size: Option<usize>,
 
     /// Use on-demand instance allocation instead of the pooling allocator
     #[arg(long)]
@@ -120,6 +140,8 @@ pub fn run(args: UpArgs) -> Result<()> {
 }
 
 async fn up(args: UpArgs) -> Result<()> {
+    // Connections need file descriptors; the default connection limit follows this one.
+    connection::raise_open_files_limit();
     let files_root = tempfile_dir()?;
     // A registry app keeps its `.spin` state in the current directory, as `spin up` does.
     let (mut app, app_dir) = match super::registry::app_source(&args.from) {
@@ -191,7 +213,7 @@ async fn bind_http(host: &AppHost, args: &UpArgs) -> Result<HttpListener> {
         _ => None,
     };
     let addr = resolve(&args.listen).await?;
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+    let listener = server::bind(addr).with_context(|| {
         format!("cannot listen on {addr}; is another server using it? Pick another with --listen")
     })?;
     let local = listener.local_addr()?;
@@ -204,7 +226,18 @@ async fn bind_http(host: &AppHost, args: &UpArgs) -> Result<HttpListener> {
             println!("  {}: {scheme}://{local}{}{wildcard}", r.label, r.path);
         }
     }
-    Ok(HttpListener { listener, tls })
+    let defaults = ServerLimits::default();
+    let limits = ServerLimits {
+        header_read_timeout: args.header_read_timeout,
+        idle_timeout: args.idle_connection_timeout,
+        max_connections: args.max_connections.unwrap_or(defaults.max_connections),
+        max_request_body_size: args.max_request_body_size.map(|b| b as u64),
+    };
+    Ok(HttpListener {
+        listener,
+        tls,
+        limits,
+    })
 }
 
 /// Like `spin up`: `Active Channels on HOST:PORT:` then `\tHOST:PORT/CHANNEL: [components]`.

@@ -2,6 +2,7 @@
 //! responses) and runs them with the right executor.
 
 pub mod config;
+pub mod connection;
 pub mod executor;
 pub mod reuse;
 pub mod routing;
