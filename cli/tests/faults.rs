@@ -143,3 +143,75 @@ fn not_a_wasm_file_is_rejected() {
         "{err}"
     );
 }
+
+#[test]
+fn a_wagi_source_that_is_not_wasm_gets_the_magic_bytes_error_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("app.wasm"), "echo hello\n").unwrap();
+    write_app(
+        dir.path(),
+        "spin_manifest_version = 2\n[application]\nname = \"x\"\n[[trigger.http]]\nroute = \"/\"\ncomponent = \"hello\"\nexecutor = { type = \"wagi\" }\n[component.hello]\nsource = \"app.wasm\"\n",
+        None,
+    );
+    let (status, err) = Up::fail(&["-f", dir.path().to_str().unwrap()]);
+    assert!(!status.success());
+    assert!(
+        err.contains("does not start with the Wasm magic bytes"),
+        "{err}"
+    );
+    assert!(err.contains("app.wasm"), "{err}");
+    assert!(!err.contains("expected '('"), "{err}");
+}
+
+#[test]
+fn a_truncated_core_module_is_called_truncated_with_its_offset_and_file() {
+    let built = app_dir("examples/rust-http").join("app.wasm");
+    let bytes = std::fs::read(&built).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("app.wasm"), &bytes[..bytes.len() / 2]).unwrap();
+    write_app(
+        dir.path(),
+        "spin_manifest_version = 2\n[application]\nname = \"x\"\n[[trigger.http]]\nroute = \"/\"\ncomponent = \"hello\"\n[component.hello]\nsource = \"app.wasm\"\n",
+        None,
+    );
+    let (status, err) = Up::fail(&["-f", dir.path().to_str().unwrap(), "--disable-cache"]);
+    assert!(!status.success());
+    assert!(err.contains("truncated or malformed"), "{err}");
+    assert!(err.contains("at offset"), "{err}");
+    assert!(err.contains("app.wasm"), "{err}");
+    assert!(!err.contains("without an embedded component type"), "{err}");
+}
+
+#[test]
+fn a_missing_runtime_config_file_is_named_once() {
+    let dir = app_dir("e2e/apps/faults");
+    let (status, err) = Up::fail(&[
+        "-f",
+        dir.to_str().unwrap(),
+        "--runtime-config-file",
+        "/nonexistent/rc.toml",
+    ]);
+    assert!(!status.success());
+    assert!(err.contains("/nonexistent/rc.toml"), "{err}");
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+}
+
+#[test]
+fn options_asterisk_is_answered_by_the_server() {
+    use std::io::{Read, Write};
+    let dir = app_dir("e2e/apps/faults");
+    let up = Up::start(&["-f", dir.to_str().unwrap()]);
+    let addr = up.base.trim_start_matches("http://").trim_end_matches('/');
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.write_all(b"OPTIONS * HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    assert!(
+        out.to_ascii_lowercase().contains("allow: options, get"),
+        "{out}"
+    );
+    // The guest never saw it (it would answer 404 `unknown fault`).
+    assert!(!out.contains("unknown fault"), "{out}");
+}

@@ -407,3 +407,14 @@ fn a_request_body_over_the_limit_gets_413_and_one_within_it_reaches_the_guest() 
         .unwrap();
     assert_eq!(r.status(), 413);
 }
+
+#[test]
+fn a_wagi_guest_that_traps_after_partial_output_gives_500_not_the_partial_body() {
+    // Wagi is CGI: the host reads the whole output before answering, so a trap part way is a
+    // plain failure.
+    let up = Up::start(&["-f", app_dir("examples/c-wagi").to_str().unwrap()]);
+    let (status, body) = up.get("/wagi/?then=trap");
+    assert_eq!(status, 500, "{body}");
+    assert!(!body.contains("Hello from Wagi"), "{body}");
+    assert_eq!(up.get("/wagi/").0, 200);
+}

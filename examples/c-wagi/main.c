@@ -1,8 +1,10 @@
 // A Wagi (CGI over WASI) module: the request comes in through environment variables
 // (PATH_INFO, QUERY_STRING, X_MATCHED_ROUTE, REQUEST_METHOD, ...), argv and stdin;
-// the response is CGI on stdout: headers, a blank line, then the body.
+// the response is CGI on stdout: headers, a blank line, then the body. With the query
+// `then=trap` it traps after the first body line.
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const char *env(const char *name) {
     const char *v = getenv(name);
@@ -14,6 +16,11 @@ int main(int argc, char **argv) {
     printf("X-Wagi: yes\n");
     printf("\n");
     printf("Hello from Wagi!\n");
+    if (strcmp(env("QUERY_STRING"), "then=trap") == 0) {
+        // A partial response, flushed, then a trap (the cut-short response tests).
+        fflush(stdout);
+        __builtin_trap();
+    }
     printf("PATH_INFO=%s\n", env("PATH_INFO"));
     printf("QUERY_STRING=%s\n", env("QUERY_STRING"));
     printf("X_MATCHED_ROUTE=%s\n", env("X_MATCHED_ROUTE"));

@@ -287,8 +287,14 @@ mod tests {
             ("SPINKUBE_REDIS_CONCURRENCY=0", "SPINKUBE_REDIS_CONCURRENCY"),
             ("SPIN_TLS_CERT=/c.pem", "SPIN_TLS_KEY"),
             ("SPINKUBE_MAX_CONNECTIONS=0", "SPINKUBE_MAX_CONNECTIONS"),
-            ("SPINKUBE_MAX_REQUEST_BODY_SIZE=big", "SPINKUBE_MAX_REQUEST_BODY_SIZE"),
-            ("SPINKUBE_HEADER_READ_TIMEOUT=x", "SPINKUBE_HEADER_READ_TIMEOUT"),
+            (
+                "SPINKUBE_MAX_REQUEST_BODY_SIZE=big",
+                "SPINKUBE_MAX_REQUEST_BODY_SIZE",
+            ),
+            (
+                "SPINKUBE_HEADER_READ_TIMEOUT=x",
+                "SPINKUBE_HEADER_READ_TIMEOUT",
+            ),
             (
                 "SPINKUBE_MAX_INSTANCE_REUSE_COUNT=0",
                 "SPINKUBE_MAX_INSTANCE_REUSE_COUNT: `0` is not a whole number of at least 1",

@@ -72,6 +72,7 @@ pub fn componentize(bytes: &[u8]) -> Result<Cow<'_, [u8]>> {
         }),
         WasmKind::Text => Ok(Cow::Borrowed(bytes)),
         WasmKind::CoreModule => {
+            check_complete(bytes)?;
             if !has_component_type(bytes) {
                 bail!(
                     "this is a core Wasm module without an embedded component type, so its \
@@ -93,10 +94,31 @@ pub fn componentize(bytes: &[u8]) -> Result<Cow<'_, [u8]>> {
             Ok(Cow::Owned(component))
         }
         WasmKind::Unknown => {
-            bail!("not a WebAssembly module or component (the file does not start with the Wasm magic bytes)")
+            bail!(NOT_WASM)
         }
     }
 }
+
+/// A module cut short (an interrupted download or copy) fails to parse part way: say that, with
+/// the offset, rather than what a later check would conclude from the part that parsed.
+pub fn check_complete(bytes: &[u8]) -> Result<()> {
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        if let Err(e) = payload {
+            bail!(
+                "the Wasm module is truncated or malformed: {} (at offset {:#x} of {} bytes); \
+                 rebuild it or copy it again",
+                e.message(),
+                e.offset(),
+                bytes.len()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The message for bytes that are neither Wasm nor WebAssembly text.
+pub const NOT_WASM: &str =
+    "not a WebAssembly module or component (the file does not start with the Wasm magic bytes)";
 
 fn has_component_type(bytes: &[u8]) -> bool {
     wasmparser::Parser::new(0)
@@ -118,6 +140,16 @@ mod tests {
         assert_eq!(classify(b"\0asm\x01\0\0\0"), WasmKind::CoreModule);
         assert_eq!(classify(b"  (component)"), WasmKind::Text);
         assert_eq!(classify(b"#!/bin/sh"), WasmKind::Unknown);
+    }
+
+    #[test]
+    fn a_truncated_core_module_is_called_truncated() {
+        // A module with one (empty) type section, cut inside the section.
+        let whole = b"\0asm\x01\0\0\0\x01\x04\x01\x60\0\0";
+        assert!(check_complete(whole).is_ok());
+        let err = componentize(&whole[..11]).unwrap_err().to_string();
+        assert!(err.contains("truncated or malformed"), "{err}");
+        assert!(err.contains("at offset"), "{err}");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use anyhow::{Context, Result};
 use wasmtime::component::Component;
 use wasmtime::{Module, Store, UpdateDeadline};
 
-pub use componentize::{classify, needs_async, WasmKind};
+pub use componentize::{check_complete, classify, needs_async, WasmKind, NOT_WASM};
 pub use limits::{HasLimiter, MemoryLimiter};
 pub use wasi_rc_forward::FORWARDED_RC_HANDLER;
 

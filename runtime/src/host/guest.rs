@@ -2,7 +2,7 @@
 //! (compiled, cached or trusted-precompiled), give each invocation a fresh store with the
 //! component's WASI context and limits, and word a failure so the user knows what to change.
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, Context, Result};
 use wasmtime::component::Component;
 use wasmtime::{Module, Store};
 
@@ -10,7 +10,7 @@ use super::context::ComponentContext;
 use super::InstanceState;
 use crate::app::content;
 use crate::app::locked::LockedComponent;
-use crate::engine::{classify, SpinEngine, WasmKind};
+use crate::engine::{check_complete, classify, SpinEngine, WasmKind, NOT_WASM};
 
 /// The component's code, ready to instantiate.
 pub fn load_component(
@@ -23,7 +23,9 @@ pub fn load_component(
         // written by the shim's own compiler (see `LockedComponentSource::precompiled`).
         return unsafe { engine.load_precompiled_component(&path) };
     }
-    engine.load_component(&content::read(&component.source.content)?)
+    engine
+        .load_component(&content::read(&component.source.content)?)
+        .with_context(|| source_name(component))
 }
 
 /// A Wagi guest's core module.
@@ -34,10 +36,21 @@ pub fn load_module(engine: &SpinEngine, component: &LockedComponent) -> Result<M
         return unsafe { engine.load_precompiled_module(&path) };
     }
     let bytes = content::read(&component.source.content)?;
-    if classify(&bytes) == WasmKind::Component {
-        bail!("the Wagi executor runs WASI command modules (wasm32-wasi), but this is a component; remove `executor = {{ type = \"wagi\" }}` to run it as an HTTP component");
+    let loaded = match classify(&bytes) {
+        WasmKind::Component => Err(anyhow!("the Wagi executor runs WASI command modules (wasm32-wasi), but this is a component; remove `executor = {{ type = \"wagi\" }}` to run it as an HTTP component")),
+        WasmKind::Unknown => Err(anyhow!(NOT_WASM)),
+        WasmKind::CoreModule => check_complete(&bytes).and_then(|()| engine.load_module(&bytes)),
+        WasmKind::Text => engine.load_module(&bytes),
+    };
+    loaded.with_context(|| source_name(component))
+}
+
+/// The component's Wasm as an error names it: its file, or that it was inline.
+fn source_name(component: &LockedComponent) -> String {
+    match content::local_path(&component.source.content) {
+        Ok(path) => format!("loading {}", path.display()),
+        Err(_) => "loading the component's inline Wasm".to_string(),
     }
-    engine.load_module(&bytes)
 }
 
 /// A fresh store for one invocation of a component guest.

@@ -176,6 +176,9 @@ impl HttpTrigger {
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
         let req = req.map(|b| b.map_err(Into::into).boxed_unsync());
+        if req.uri().path() == "*" {
+            return asterisk_response(req.method());
+        }
         if let Some(resp) = wellknown::respond(req.uri().path(), &self.app_name) {
             return resp;
         }
@@ -372,6 +375,21 @@ fn prepare(
         component_id: Arc::from(id),
         executor,
     })
+}
+
+/// A request for `*` (asterisk form) is about the server, not one of the app's resources:
+/// `OPTIONS *` (a client probing what the server supports) is answered here, with the methods
+/// the app's routes may take; no other method may use that form.
+fn asterisk_response(method: &http::Method) -> hyper::Response<Body> {
+    if method != http::Method::OPTIONS {
+        return status_response(StatusCode::BAD_REQUEST);
+    }
+    let mut r = hyper::Response::new(full_body(""));
+    r.headers_mut().insert(
+        http::header::ALLOW,
+        HeaderValue::from_static("OPTIONS, GET, HEAD, POST, PUT, PATCH, DELETE"),
+    );
+    r
 }
 
 fn status_response(status: StatusCode) -> hyper::Response<Body> {

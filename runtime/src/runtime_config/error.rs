@@ -5,10 +5,12 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeConfigError {
-    #[error("cannot read runtime config file {}: {source}", file.display())]
+    // Not a `source`: the message already carries the I/O error, and a source would print it
+    // a second time in an error chain.
+    #[error("cannot read runtime config file {}: {error}", file.display())]
     Read {
         file: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("runtime config file {} is not valid TOML: {message}", file.display())]
     Syntax { file: PathBuf, message: String },

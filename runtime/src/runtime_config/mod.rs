@@ -113,9 +113,9 @@ pub fn parse(text: &str, file: &Path) -> Result<RuntimeConfig, RuntimeConfigErro
 }
 
 pub fn load(file: &Path) -> Result<RuntimeConfig, RuntimeConfigError> {
-    let text = std::fs::read_to_string(file).map_err(|source| RuntimeConfigError::Read {
+    let text = std::fs::read_to_string(file).map_err(|error| RuntimeConfigError::Read {
         file: file.to_owned(),
-        source,
+        error,
     })?;
     parse(&text, file)
 }
