@@ -418,3 +418,57 @@ fn a_wagi_guest_that_traps_after_partial_output_gives_500_not_the_partial_body()
     assert!(!body.contains("Hello from Wagi"), "{body}");
     assert_eq!(up.get("/wagi/").0, 200);
 }
+
+#[test]
+fn a_wagi_request_body_of_declared_length_streams_to_stdin_instead_of_being_buffered() {
+    use common::memory::{memory, mib, reset_peak, PatternReader, MIB};
+    const BODY_MIB: u64 = 256;
+    const LIMIT: u64 = 64 * MIB;
+    let up = Up::start(&["-f", app_dir("examples/c-wagi").to_str().unwrap()]);
+    let c = common::client();
+    let upload = |total: u64| {
+        let body = reqwest::blocking::Body::sized(PatternReader { at: 0, total }, total);
+        let r = c
+            .post(up.url("/wagi/?then=count"))
+            .body(body)
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    };
+    assert_eq!(
+        upload(MIB),
+        (
+            200,
+            format!("Hello from Wagi!\nCONTENT_LENGTH={MIB} read={MIB}\n")
+        )
+    );
+    let (baseline, _) = memory(up.pid());
+    reset_peak(up.pid());
+    let total = BODY_MIB * MIB;
+    assert_eq!(
+        upload(total),
+        (
+            200,
+            format!("Hello from Wagi!\nCONTENT_LENGTH={total} read={total}\n")
+        )
+    );
+    let (_, peak) = memory(up.pid());
+    assert!(
+        peak < baseline + LIMIT,
+        "peak RSS grew {:.1} MiB receiving {BODY_MIB} MiB",
+        mib(peak.saturating_sub(baseline))
+    );
+    // Without a declared length the body is still read whole first, as CGI needs.
+    let r = c
+        .post(up.url("/wagi/?then=count"))
+        .body(reqwest::blocking::Body::new(std::io::Cursor::new(vec![
+            7u8;
+            1000
+        ])))
+        .send()
+        .unwrap();
+    assert_eq!(
+        r.text().unwrap(),
+        "Hello from Wagi!\nCONTENT_LENGTH=1000 read=1000\n"
+    );
+}

@@ -13,9 +13,8 @@ use std::net::{TcpListener, TcpStream};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use common::memory::{memory, mib, pattern_byte, reset_peak, PatternReader, MIB};
 use common::{app_dir, client, urlencode, wait_until, Up, EFFECT_LIMIT};
-
-const MIB: u64 = 1024 * 1024;
 
 /// A local HTTP server whose requests are answered only when the test releases them.
 struct Upstream {
@@ -183,34 +182,6 @@ fn default_concurrent_limit_is_sixteen_per_p3_instance() {
     assert_shared_up_to(&by_instance, 17, 16);
 }
 
-/// VmRSS and VmHWM (peak RSS) of a process, in bytes.
-fn memory(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kib = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .unwrap_or_else(|| panic!("no {name} in /proc/{pid}/status"))
-            * 1024
-    };
-    (kib("VmRSS:"), kib("VmHWM:"))
-}
-
-/// Resets the process's peak RSS to its current RSS (Linux `clear_refs` 5).
-fn reset_peak(pid: u32) {
-    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").unwrap();
-}
-
-fn mib(bytes: u64) -> f64 {
-    bytes as f64 / MIB as f64
-}
-
-/// The body pattern of `/stream` and `/upload`: byte `i` is `i % 251`.
-fn pattern_byte(i: u64) -> u8 {
-    (i % 251) as u8
-}
-
 /// `GET path` on a raw connection; returns the stream positioned at the body and the
 /// announced content length.
 fn raw_get(up: &Up, path: &str) -> (BufReader<TcpStream>, u64) {
@@ -325,23 +296,6 @@ fn a_streamed_p3_response_to_a_slow_reader_is_not_buffered_in_memory() {
         "peak RSS grew {:.1} MiB streaming {BODY_MIB} MiB",
         mib(peak.saturating_sub(baseline))
     );
-}
-
-/// Makes the `/upload` pattern on demand: the test never holds the body either.
-struct PatternReader {
-    at: u64,
-    total: u64,
-}
-
-impl Read for PatternReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = buf.len().min((self.total - self.at) as usize);
-        for (k, b) in buf[..n].iter_mut().enumerate() {
-            *b = pattern_byte(self.at + k as u64);
-        }
-        self.at += n as u64;
-        Ok(n)
-    }
 }
 
 #[test]

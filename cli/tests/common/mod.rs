@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod memory;
 pub mod redis;
 #[allow(unused_imports)] // not every suite pushes to a registry
 pub use spinkube_testenv::registry;

@@ -19,7 +19,9 @@ use http::{HeaderName, HeaderValue, StatusCode};
 use http_body_util::BodyExt;
 
 pub use config::{HttpTriggerConfig, RouteSpec, StaticResponse};
-use executor::{full_body, Body, ComponentContext, Executor, Invocation, RequestBody, WagiRequest};
+use executor::{
+    full_body, Body, ComponentContext, Executor, Invocation, RequestBody, WagiBody, WagiRequest,
+};
 use routing::Router;
 
 use crate::app::LockedApp;
@@ -234,19 +236,31 @@ impl HttpTrigger {
             client_addr: conn.client_addr,
         };
         let (mut parts, body, wagi) = if matches!(handler.executor, Executor::Wagi(_)) {
-            // CGI needs CONTENT_LENGTH, so Wagi reads the whole body first.
-            let body = match body.collect().await {
-                Ok(b) => b.to_bytes(),
-                Err(e) => {
-                    tracing::warn!("reading request body for {path}: {e}");
-                    return status_response(StatusCode::BAD_REQUEST);
-                }
+            // CGI needs CONTENT_LENGTH: a body of declared length streams to the guest's stdin,
+            // any other is read whole first.
+            let declared = parts
+                .headers
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+            let (body, content_length) = match declared {
+                Some(len) => (WagiBody::Streamed(body), len),
+                None => match body.collect().await {
+                    Ok(b) => {
+                        let b = b.to_bytes();
+                        let len = b.len();
+                        (WagiBody::Buffered(b), len)
+                    }
+                    Err(e) => {
+                        tracing::warn!("reading request body for {path}: {e}");
+                        return status_response(StatusCode::BAD_REQUEST);
+                    }
+                },
             };
             let wagi_info = spin_headers::WagiRequestInfo {
                 method: &parts.method,
                 version: parts.version,
                 headers: &parts.headers,
-                content_length: body.len(),
+                content_length,
             };
             let env = spin_headers::wagi_env(&m, base, &info, &wagi_info);
             let mut argv = spin_headers::wagi_args(&path_and_query).into_iter();

@@ -21,7 +21,7 @@ use crate::host::InstanceState;
 // Shared with the Redis trigger; re-exported so executor code keeps its paths.
 pub use crate::host::context::ComponentContext;
 
-pub use wagi::WagiRequest;
+pub use wagi::{WagiBody, WagiRequest};
 
 /// Response body type of every executor.
 pub type Body = UnsyncBoxBody<Bytes, wasmtime_wasi_http::Error>;

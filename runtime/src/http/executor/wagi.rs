@@ -2,11 +2,13 @@
 //! request data in env vars, response headers and body on stdout.
 
 use anyhow::{anyhow, bail, Context, Result};
+use http_body_util::BodyExt;
 use wasmtime::{InstancePre, Linker, Module};
+use wasmtime_wasi::cli::AsyncStdinStream;
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 
-use super::{full_body, Body, ComponentContext, Invocation};
+use super::{full_body, Body, ComponentContext, Invocation, RequestBody};
 use crate::engine::{HasLimiter, MemoryLimiter, SpinEngine};
 use crate::host::guest::explain_failure;
 use crate::http::config::WagiConfig;
@@ -19,8 +21,37 @@ pub struct WagiRequest {
     pub env: Vec<(String, String)>,
     pub script_name: String,
     pub args: Vec<String>,
-    /// The whole request body (read up front: CGI needs CONTENT_LENGTH).
-    pub body: bytes::Bytes,
+    pub body: WagiBody,
+}
+
+/// The request body as the guest reads it on stdin.
+pub enum WagiBody {
+    /// Read up front: the request declared no length, and CGI needs CONTENT_LENGTH.
+    Buffered(bytes::Bytes),
+    /// Passed on as the guest reads it: the request declared its length.
+    Streamed(RequestBody),
+}
+
+/// Bytes of a streamed request body held between the client and the guest.
+const STDIN_BUFFER: usize = 64 << 10;
+
+/// Stdin that reads `body` as the guest asks for it. A body that fails part way (a client gone,
+/// a size limit hit) ends stdin early, so the guest sees less than CONTENT_LENGTH.
+fn streamed_stdin(mut body: RequestBody) -> AsyncStdinStream {
+    let (reader, mut writer) = tokio::io::simplex(STDIN_BUFFER);
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Ok(data) = frame.into_data() {
+                if writer.write_all(&data).await.is_err() {
+                    break; // the guest has finished
+                }
+            }
+        }
+        // The end of stdin (dropping a half does not close the pipe).
+        let _ = writer.shutdown().await;
+    });
+    AsyncStdinStream::new(reader)
 }
 
 struct WagiState {
@@ -70,15 +101,14 @@ impl WagiExecutor {
         let wagi = inv
             .wagi
             .ok_or_else(|| anyhow!("Wagi request details missing"))?;
-        let body = wagi.body;
         let stdout = MemoryOutputPipe::new(MAX_OUTPUT);
         let argv = expand_argv(&self.cfg.argv, &wagi.script_name, &wagi.args);
         let mut builder = self.ctx.wasi_builder()?;
-        builder
-            .stdin(MemoryInputPipe::new(body))
-            .stdout(stdout.clone())
-            .args(&argv)
-            .envs(&wagi.env);
+        match wagi.body {
+            WagiBody::Buffered(body) => builder.stdin(MemoryInputPipe::new(body)),
+            WagiBody::Streamed(body) => builder.stdin(streamed_stdin(body)),
+        };
+        builder.stdout(stdout.clone()).args(&argv).envs(&wagi.env);
         let limit = self.engine.config().max_instance_memory;
         let state = WagiState {
             wasi: builder.build_p1(),
