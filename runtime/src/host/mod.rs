@@ -9,6 +9,7 @@ pub mod key_value;
 pub mod p3;
 pub mod redis_outbound;
 pub mod redis_pool;
+pub mod sockets;
 pub mod sqlite;
 pub mod variables;
 pub mod wasi_rc;
@@ -133,12 +134,12 @@ impl InstanceState {
         let target = OutboundTarget::new(url.scheme(), host, url.port());
         let allowed = self.grants.allowed_hosts.allows(&target);
         if !allowed {
-            tracing::warn!(
-                component = %self.component_id,
-                "outbound connection to {}://{host}{} denied: add \"{}\" to `allowed_outbound_hosts` in the component's spin.toml section",
-                url.scheme(),
-                url.port().map(|p| format!(":{p}")).unwrap_or_default(),
-                AllowedHosts::suggestion(&target)
+            let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+            crate::outbound::allowed_hosts::log_denied(
+                &self.component_id,
+                "outbound",
+                &format!("{}://{host}{port}", url.scheme()),
+                &AllowedHosts::suggestion(&target),
             );
         }
         allowed
@@ -182,6 +183,7 @@ pub fn linker_for(engine: &crate::engine::SpinEngine) -> Result<Linker<InstanceS
         wasmtime_wasi::p3::add_to_linker(&mut linker)?;
         wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
         p3::add_to_linker(&mut linker)?;
+        sockets::gate_name_lookup(&mut linker, true)?;
     }
     Ok(linker)
 }
@@ -215,6 +217,7 @@ pub fn base_linker(engine: &wasmtime::Engine) -> Result<Linker<InstanceState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    sockets::gate_name_lookup(&mut linker, false)?;
     // Spin 2.x era guests import the 2023 release candidates of WASI 0.2.
     wasi_rc::add_to_linker(&mut linker)?;
     bindings::SpinHost::add_to_linker::<_, wasmtime::component::HasSelf<InstanceState>>(
