@@ -6,7 +6,10 @@ pub mod bindings;
 pub mod context;
 pub mod guest;
 pub mod key_value;
+pub mod mqtt;
+pub mod mysql;
 pub mod p3;
+pub mod postgres;
 pub mod redis_outbound;
 pub mod redis_pool;
 pub mod sockets;
@@ -232,6 +235,12 @@ const SERVED_PREFIXES: &[&str] = &[
     "fermyon:spin/key-value@2",
     "fermyon:spin/sqlite@2",
     "fermyon:spin/redis@2",
+    "fermyon:spin/mqtt@2",
+    "fermyon:spin/postgres@2",
+    "fermyon:spin/mysql@2",
+    "fermyon:spin/rdbms-types@2",
+    "spin:postgres/postgres@3.0.0",
+    "spin:postgres/postgres@4.0.0",
     "fermyon:spin/variables@2",
     "spin:sqlite/sqlite@3",
     // Only p3 components can import these (their functions are async); see host::p3.
@@ -382,6 +391,7 @@ mod tests {
         assert!(is_served("spin:key-value/key-value@3.0.0"));
         assert!(!is_served("wasi:cli/stdout@0.3.0-rc-2026-03-15"));
         assert!(!is_served("wasi:http/types@0.3.0-rc-2026-03-15"));
+        assert!(is_served("spin:postgres/postgres@4.0.0"));
         assert!(!is_served("spin:postgres/postgres@4.2.0"));
     }
 }

@@ -7,9 +7,28 @@
 //!   /lookup?name=N              -> wasi:sockets ip-name-lookup; 200 the addresses, one a line,
 //!                                  or 502 `error: <error-code>`
 //!
+//!   POST /mqtt?address=A&user=U&password=P&topic=T&qos=0|1|2
+//!                               -> fermyon:spin/mqtt@2.0.0: open, publish the body;
+//!                                  200 `ok`, or 502 `error: <variant>: <message>`
+//!   POST /pg?v=4|3|2&op=query|execute&address=A&p=TYPE:VALUE...   (body, or `sql=`: the SQL)
+//!                               -> spin:postgres/postgres@4.0.0, @3.0.0 or
+//!                                  fermyon:spin/postgres@2.0.0; query: 200 a line of columns
+//!                                  (`name:DataType`, tab-separated) then one line per row
+//!                                  (each value's Debug form, tab-separated); execute: 200 the
+//!                                  row count; errors 502 `error: <Debug of the error>`
+//!   POST /mysql?op=query|execute&address=A&p=TYPE:VALUE...  -> fermyon:spin/mysql@2.0.0, same
+//!
+//! Parameters `p` (in order): `null`, `bool:true`, `i8:` `i16:` `i32:` `i64:` `u8:`..`u64:`,
+//! `f32:` `f64:`, `str:`, `bin:HEX`, and for 4.0 also `date:Y-M-D`, `time:H:M:S:NS`,
+//! `dt:Y-M-D-H-M-S-NS`, `ts:SECS`, `uuid:`, `json:`, `dec:`, `r32:LO,HI` / `r64:` /
+//! `rdec:` (`[` `(` inclusive / exclusive, `_` unbounded: `[1,5)`), `a32:1,_,3`, `a64:`,
+//! `adec:`, `astr:a,_,c`, `iv:MICROS,DAYS,MONTHS`.
+//!
 //! Errors name the WIT error-code (`access-denied`, `connection-refused`, ...) exactly.
 use spin_sdk::http::{IntoResponse, Request, Response};
 use spin_sdk::http_component;
+
+mod db;
 use wasi::sockets::network::{
     ErrorCode, IpAddress, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress,
 };
@@ -30,6 +49,9 @@ fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
             query.get("msg").as_bytes(),
         )),
         "/lookup" => answer(lookup(&query.get("name")).map(|ips| ips.join("\n").into_bytes())),
+        "/mqtt" => answer(mqtt_publish(&query, req.body()).map(|()| b"ok".to_vec())),
+        "/pg" => answer(db::postgres(&query, &sql(&query, req.body())).map(String::into_bytes)),
+        "/mysql" => answer(db::mysql(&query, &sql(&query, req.body())).map(String::into_bytes)),
         _ => (404, b"unknown route".to_vec()),
     };
     Ok(Response::builder()
@@ -37,6 +59,15 @@ fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
         .header("content-type", "text/plain")
         .body(body)
         .build())
+}
+
+/// The statement: the body, or `sql=` for a bodiless GET (the benchmark's load generator).
+fn sql(q: &Query, body: &[u8]) -> String {
+    if body.is_empty() {
+        q.get("sql")
+    } else {
+        String::from_utf8_lossy(body).into_owned()
+    }
 }
 
 fn answer(result: Result<Vec<u8>, String>) -> (u16, Vec<u8>) {
@@ -50,6 +81,15 @@ fn answer(result: Result<Vec<u8>, String>) -> (u16, Vec<u8>) {
 struct Query(String);
 
 impl Query {
+    fn all(&self, key: &str) -> Vec<String> {
+        self.0
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .filter(|(k, _)| *k == key)
+            .map(|(_, v)| decode(v))
+            .collect()
+    }
+
     fn get(&self, key: &str) -> String {
         self.0
             .split('&')
@@ -214,4 +254,24 @@ fn lookup(name: &str) -> Result<Vec<String>, String> {
             Err(e) => return Err(code(e)),
         }
     }
+}
+
+fn mqtt_publish(q: &Query, payload: &[u8]) -> Result<(), String> {
+    use spin_sdk::mqtt::{Connection, Error, Qos};
+    let show = |e: Error| match e {
+        Error::InvalidAddress => "invalid-address".to_string(),
+        Error::TooManyConnections => "too-many-connections".to_string(),
+        Error::ConnectionFailed(m) => format!("connection-failed: {m}"),
+        Error::Other(m) => format!("other: {m}"),
+    };
+    let qos = match q.get("qos").as_str() {
+        "0" => Qos::AtMostOnce,
+        "1" => Qos::AtLeastOnce,
+        "2" => Qos::ExactlyOnce,
+        other => return Err(format!("bad qos {other:?}")),
+    };
+    let conn = Connection::open(&q.get("address"), &q.get("user"), &q.get("password"), 30)
+        .map_err(show)?;
+    conn.publish(&q.get("topic"), &payload.to_vec(), qos)
+        .map_err(show)
 }

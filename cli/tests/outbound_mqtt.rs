@@ -1,0 +1,135 @@
+//! Outbound MQTT (`fermyon:spin/mqtt@2.0.0`) through a real guest (e2e/apps/outbound-net,
+//! spin-sdk 5.2) and a real Mosquitto broker with a password file.
+
+mod common;
+
+use std::net::TcpListener;
+
+use common::{app_dir, urlencode, Up};
+use spinkube_testenv::mosquitto::{Message, Mosquitto};
+
+const USER: &str = "spin";
+const PASSWORD: &str = "s3cr3t";
+
+fn publish(up: &Up, address: &str, password: &str, qos: u8, payload: &str) -> (u16, String) {
+    up.send(
+        "POST",
+        &format!(
+            "/mqtt?address={}&user={USER}&password={}&topic=news&qos={qos}",
+            urlencode(address),
+            urlencode(password)
+        ),
+        payload,
+    )
+}
+
+fn start(broker: &Mosquitto) -> Up {
+    let dir = app_dir("e2e/apps/outbound-net");
+    let port = format!("mqtt_port={}", broker.port());
+    Up::start(&["-f", dir.to_str().unwrap(), "--variable", &port])
+}
+
+fn message(payload: &str, qos: u8) -> Message {
+    Message {
+        topic: "news".into(),
+        payload: payload.into(),
+        qos,
+    }
+}
+
+#[test]
+fn publishes_reach_a_subscriber_at_each_qos() {
+    let broker = Mosquitto::start(USER, PASSWORD);
+    let sub = broker.subscribe("news");
+    let up = start(&broker);
+    let address = broker.url("guest-qos");
+    for qos in 0..=2 {
+        let payload = format!("hello at qos {qos}");
+        assert_eq!(
+            publish(&up, &address, PASSWORD, qos, &payload),
+            (200, "ok".into())
+        );
+        assert_eq!(sub.next(), Some(message(&payload, qos)));
+    }
+    // The connection is pooled: a second open of the same address and credentials reuses it
+    // (the broker saw one client `guest-qos` connect, not one per request).
+    assert_eq!(
+        publish(&up, &address, PASSWORD, 1, "again"),
+        (200, "ok".into())
+    );
+    assert_eq!(sub.next(), Some(message("again", 1)));
+    let connects = broker
+        .log()
+        .lines()
+        .filter(|l| l.contains("New client connected") && l.contains(" as guest-qos "))
+        .count();
+    assert_eq!(connects, 1, "{}", broker.log());
+}
+
+#[test]
+fn wrong_credentials_and_disallowed_brokers_fail_like_spin() {
+    let broker = Mosquitto::start(USER, PASSWORD);
+    let up = start(&broker);
+    let (status, body) = publish(&up, &broker.url("guest-bad"), "wrong", 1, "x");
+    assert_eq!(status, 502);
+    assert!(
+        body.starts_with("error: connection-failed: ") && body.contains("refused"),
+        "{body}"
+    );
+    assert!(!body.contains("wrong"), "the password leaked: {body}");
+
+    // A broker port nobody granted: Spin's exact message, and nothing was dialled.
+    let other = TcpListener::bind("127.0.0.1:0").unwrap();
+    other.set_nonblocking(true).unwrap();
+    let denied = format!(
+        "mqtt://127.0.0.1:{}?client_id=guest-denied",
+        other.local_addr().unwrap().port()
+    );
+    assert_eq!(
+        publish(&up, &denied, PASSWORD, 0, "x"),
+        (
+            502,
+            format!("error: connection-failed: address {denied} is not permitted")
+        )
+    );
+    assert_eq!(
+        other.accept().map(|_| ()).unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock
+    );
+    let port = other.local_addr().unwrap().port();
+    assert!(up
+        .wait_for_log(&format!("mqtt://127.0.0.1:{port} denied"))
+        .contains(&format!("add \"mqtt://127.0.0.1:{port}\"")));
+}
+
+#[test]
+fn a_broker_restart_fails_one_publish_clearly_then_recovers() {
+    let mut broker = Mosquitto::start(USER, PASSWORD);
+    let up = start(&broker);
+    let address = broker.url("guest-restart");
+    {
+        let sub = broker.subscribe("news");
+        assert_eq!(
+            publish(&up, &address, PASSWORD, 1, "before"),
+            (200, "ok".into())
+        );
+        assert_eq!(sub.next(), Some(message("before", 1)));
+    }
+    broker.stop();
+    let (status, body) = publish(&up, &address, PASSWORD, 1, "while down");
+    assert_eq!(status, 502, "{body}");
+    assert!(
+        body.starts_with(&format!(
+            "error: connection-failed: MQTT broker at {address}: "
+        )),
+        "{body}"
+    );
+    broker.restart();
+    let sub = broker.subscribe("news");
+    assert_eq!(
+        publish(&up, &address, PASSWORD, 1, "after"),
+        (200, "ok".into())
+    );
+    // The failed publish is not delivered late.
+    assert_eq!(sub.next(), Some(message("after", 1)));
+}
