@@ -133,3 +133,44 @@ fn a_broker_restart_fails_one_publish_clearly_then_recovers() {
     // The failed publish is not delivered late.
     assert_eq!(sub.next(), Some(message("after", 1)));
 }
+
+#[test]
+fn mqtts_verifies_the_broker_against_the_system_trust_store() {
+    let broker = Mosquitto::start_tls(USER, PASSWORD);
+    let sub = broker.subscribe("news");
+    let dir = app_dir("e2e/apps/outbound-net");
+    let vars = [
+        format!("mqtt_port={}", broker.port()),
+        format!("mqtts_port={}", broker.tls_port()),
+    ];
+    let args = [
+        "-f",
+        dir.to_str().unwrap(),
+        "--variable",
+        &vars[0],
+        "--variable",
+        &vars[1],
+    ];
+    let address = format!(
+        "mqtts://127.0.0.1:{}?client_id=guest-tls",
+        broker.tls_port()
+    );
+    // The broker's CA is not trusted: the handshake fails, and says why.
+    {
+        let empty = tempfile::NamedTempFile::new().unwrap();
+        let up = Up::start_with_env(&args, &[("SSL_CERT_FILE", empty.path().to_str().unwrap())]);
+        let (status, body) = publish(&up, &address, PASSWORD, 1, "untrusted");
+        assert_eq!(status, 502);
+        assert!(
+            body.starts_with("error: connection-failed: ") && body.contains("certificate"),
+            "{body}"
+        );
+    }
+    let ca = broker.ca_path();
+    let up = Up::start_with_env(&args, &[("SSL_CERT_FILE", ca.to_str().unwrap())]);
+    assert_eq!(
+        publish(&up, &address, PASSWORD, 1, "over tls"),
+        (200, "ok".into())
+    );
+    assert_eq!(sub.next(), Some(message("over tls", 1)));
+}

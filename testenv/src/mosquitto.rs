@@ -30,6 +30,8 @@ pub const MESSAGE_LIMIT: Duration = Duration::from_secs(30);
 pub struct Mosquitto {
     child: Option<Child>,
     port: u16,
+    /// The TLS listener of [`Mosquitto::start_tls`].
+    tls_port: Option<u16>,
     user: String,
     password: String,
     dir: tempfile::TempDir,
@@ -42,6 +44,16 @@ impl Mosquitto {
 
     /// A broker that accepts only `user` / `password`.
     pub fn start(user: &str, password: &str) -> Mosquitto {
+        Self::spawn(user, password, false)
+    }
+
+    /// [`Mosquitto::start`] plus a TLS listener ([`Mosquitto::tls_port`]) whose certificate
+    /// (for 127.0.0.1 and localhost) a fresh CA ([`Mosquitto::ca_path`]) signed.
+    pub fn start_tls(user: &str, password: &str) -> Mosquitto {
+        Self::spawn(user, password, true)
+    }
+
+    fn spawn(user: &str, password: &str, tls: bool) -> Mosquitto {
         assert!(
             Self::available(),
             "{BROKER} is missing: apt-get install -y mosquitto mosquitto-clients (e2e/install-tools.sh does)"
@@ -58,18 +70,38 @@ impl Mosquitto {
             .status()
             .expect("mosquitto_passwd (package mosquitto)");
         assert!(status.success(), "mosquitto_passwd failed");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let conf = format!(
-            "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\npersistence false\nlog_dest stderr\nlog_type all\n",
+        let free_port = || {
+            TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("free port")
+                .port()
+        };
+        let port = free_port();
+        let mut conf = format!(
+            "allow_anonymous false\npassword_file {}\npersistence false\nlog_dest stderr\nlog_type all\nlistener {port} 127.0.0.1\n",
             passwd.display()
         );
+        let tls_port = tls.then(free_port);
+        if let Some(tls_port) = tls_port {
+            let ip = std::net::IpAddr::from([127, 0, 0, 1]);
+            let pki = crate::certs::generate(ip, ip).expect("test certificates");
+            let file = |name: &str, pem: &str| {
+                let path = dir.path().join(name);
+                std::fs::write(&path, pem).unwrap();
+                path.display().to_string()
+            };
+            conf.push_str(&format!(
+                "listener {tls_port} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\n",
+                file("ca.pem", &pki.ca_cert),
+                file("server.pem", &pki.serving_cert),
+                file("server-key.pem", &pki.serving_key),
+            ));
+        }
         std::fs::write(dir.path().join("mosquitto.conf"), conf).unwrap();
         let mut broker = Mosquitto {
             child: None,
             port,
+            tls_port,
             user: user.into(),
             password: password.into(),
             dir,
@@ -95,7 +127,8 @@ impl Mosquitto {
         self.child = Some(crate::process::spawn_tied(cmd).expect("spawn mosquitto"));
         let deadline = Instant::now() + READY_LIMIT;
         while Instant::now() < deadline {
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            let listening = |p| TcpStream::connect(("127.0.0.1", p)).is_ok();
+            if listening(self.port) && self.tls_port.is_none_or(listening) {
                 return;
             }
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
@@ -118,6 +151,16 @@ impl Mosquitto {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The TLS listener's port (brokers from [`Mosquitto::start_tls`] only).
+    pub fn tls_port(&self) -> u16 {
+        self.tls_port.expect("started with start_tls")
+    }
+
+    /// The CA certificate (PEM) that signed the TLS listener's certificate.
+    pub fn ca_path(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
     }
 
     /// `mqtt://127.0.0.1:PORT?client_id=ID`, the address form rumqttc (and so Spin) expects.

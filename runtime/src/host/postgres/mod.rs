@@ -29,19 +29,40 @@ use crate::outbound::allowed_hosts::{AllowedHosts, OutboundTarget};
 
 pub use pool::PgHandle;
 
-/// The first host of `config` that `allowed` does not grant, as Spin words the denial
-/// (`address postgres://host:port is not permitted`), or the reason it cannot be checked.
-pub fn check_hosts(config: &tokio_postgres::Config, allowed: &AllowedHosts) -> Result<(), String> {
+/// Why a connection string may not be used.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Denied {
+    /// A host `allowed_outbound_hosts` does not grant (port as the string gives it).
+    Host {
+        host: String,
+        port: Option<u16>,
+    },
+    Unix,
+}
+
+impl Denied {
+    /// Spin's words for it.
+    pub fn message(&self) -> String {
+        match self {
+            Denied::Host { host, port } => {
+                let port = port.map(|p| format!(":{p}")).unwrap_or_default();
+                format!("address postgres://{host}{port} is not permitted")
+            }
+            Denied::Unix => "Unix sockets are not supported on WebAssembly".into(),
+        }
+    }
+}
+
+/// Checks every host of `config` as `postgres://host:port`, Spin's rule: each host's port is
+/// the one at its index, or the only port given (the scheme's 5432 when there is none).
+pub fn check_hosts(config: &tokio_postgres::Config, allowed: &AllowedHosts) -> Result<(), Denied> {
     let ports = config.get_ports();
     for (i, host) in config.get_hosts().iter().enumerate() {
         let name = match host {
             tokio_postgres::config::Host::Tcp(name) => name,
             #[cfg(unix)]
-            tokio_postgres::config::Host::Unix(_) => {
-                return Err("Unix sockets are not supported on WebAssembly".into())
-            }
+            tokio_postgres::config::Host::Unix(_) => return Err(Denied::Unix),
         };
-        // Spin: the port at the host's index, or the only port given.
         let port = ports
             .get(i)
             .or(if ports.len() == 1 {
@@ -50,10 +71,11 @@ pub fn check_hosts(config: &tokio_postgres::Config, allowed: &AllowedHosts) -> R
                 None
             })
             .copied();
-        let target = OutboundTarget::new("postgres", name, port);
-        if !allowed.allows(&target) {
-            let port = port.map(|p| format!(":{p}")).unwrap_or_default();
-            return Err(format!("address postgres://{name}{port} is not permitted"));
+        if !allowed.allows(&OutboundTarget::new("postgres", name, port)) {
+            return Err(Denied::Host {
+                host: name.clone(),
+                port,
+            });
         }
     }
     Ok(())
@@ -71,22 +93,17 @@ impl InstanceState {
             }
         };
         if let Err(denied) = check_hosts(&config, &self.grants.allowed_hosts) {
-            for host in config.get_hosts() {
-                if let tokio_postgres::config::Host::Tcp(name) = host {
-                    let port = config.get_ports().first().copied();
-                    let target = OutboundTarget::new("postgres", name, port);
-                    crate::outbound::allowed_hosts::log_denied(
-                        &self.component_id,
-                        "PostgreSQL",
-                        &format!(
-                            "postgres://{name}{}",
-                            port.map(|p| format!(":{p}")).unwrap_or_default()
-                        ),
-                        &AllowedHosts::suggestion(&target),
-                    );
-                }
+            if let Denied::Host { host, port } = &denied {
+                let target = OutboundTarget::new("postgres", host, *port);
+                let shown = port.map(|p| format!(":{p}")).unwrap_or_default();
+                crate::outbound::allowed_hosts::log_denied(
+                    &self.component_id,
+                    "PostgreSQL",
+                    &format!("postgres://{host}{shown}"),
+                    &AllowedHosts::suggestion(&target),
+                );
             }
-            return Ok(Err(v4::Error::ConnectionFailed(denied)));
+            return Ok(Err(v4::Error::ConnectionFailed(denied.message())));
         }
         let opened = pool::checkout(address, config).await;
         Ok(self.opened::<_, v4::Error>(opened)?)
@@ -327,7 +344,7 @@ mod tests {
     #[test]
     fn every_host_of_a_connection_string_is_checked_like_spin() {
         let grants = allowed(&["postgres://db.internal:5433", "postgres://10.0.0.0/8"]);
-        let check = |s: &str| check_hosts(&s.parse().unwrap(), &grants);
+        let check = |s: &str| check_hosts(&s.parse().unwrap(), &grants).map_err(|d| d.message());
         assert_eq!(check("host=db.internal port=5433 user=u"), Ok(()));
         assert_eq!(check("postgres://u:p@10.1.2.3/app"), Ok(()));
         assert_eq!(

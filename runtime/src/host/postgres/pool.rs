@@ -9,8 +9,8 @@ use tokio_postgres::config::SslMode;
 
 use crate::host::bindings::spin::postgres4_0_0::postgres as v4;
 
-/// Idle sessions kept per connection string; more are closed when returned.
-const IDLE_PER_ADDRESS: usize = 16;
+/// Idle sessions kept per connection string (Spin's pool size); more are closed when returned.
+const IDLE_PER_ADDRESS: usize = 64;
 /// A server that does not complete the handshake in this time is reported as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -42,12 +42,10 @@ impl Drop for PgHandle {
             return;
         };
         let address = std::mem::take(&mut self.address);
-        // End whatever the guest left open (a transaction, SET) before anyone else gets it.
+        // End whatever the guest left open (a transaction, SET) before anyone else gets it;
+        // one round trip (outside a transaction ROLLBACK only warns).
         rt.spawn(async move {
-            if client.is_closed()
-                || client.batch_execute("ROLLBACK").await.is_err()
-                || client.batch_execute("RESET ALL").await.is_err()
-            {
+            if client.is_closed() || client.batch_execute("ROLLBACK; RESET ALL").await.is_err() {
                 return;
             }
             let mut idle = idle().lock().unwrap_or_else(|p| p.into_inner());
