@@ -58,12 +58,35 @@ fn publishes_reach_a_subscriber_at_each_qos() {
         (200, "ok".into())
     );
     assert_eq!(sub.next(), Some(message("again", 1)));
-    let connects = broker
+    assert_eq!(connects(&broker, "guest-qos"), 1, "{}", broker.log());
+
+    // Concurrent first opens of one address share one session too (a second session with
+    // the same client id would knock the first off the broker).
+    let address = broker.url("guest-concurrent");
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..4)
+            .map(|i| {
+                let (up, address) = (&up, &address);
+                s.spawn(move || publish(up, address, PASSWORD, 1, &format!("c{i}")))
+            })
+            .collect();
+        for w in workers {
+            assert_eq!(w.join().unwrap(), (200, "ok".into()));
+        }
+    });
+    let mut got: Vec<String> = (0..4).map(|_| sub.next().unwrap().payload).collect();
+    got.sort();
+    assert_eq!(got, ["c0", "c1", "c2", "c3"]);
+    assert_eq!(connects(&broker, "guest-concurrent"), 1, "{}", broker.log());
+}
+
+/// How often the broker saw client `id` connect.
+fn connects(broker: &Mosquitto, id: &str) -> usize {
+    broker
         .log()
         .lines()
-        .filter(|l| l.contains("New client connected") && l.contains(" as guest-qos "))
-        .count();
-    assert_eq!(connects, 1, "{}", broker.log());
+        .filter(|l| l.contains("New client connected") && l.contains(&format!(" as {id} ")))
+        .count()
 }
 
 #[test]

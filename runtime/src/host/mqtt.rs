@@ -107,10 +107,33 @@ fn options(key: &Key) -> Result<MqttOptions, Error> {
     Ok(opts)
 }
 
+type Gate = Arc<tokio::sync::Mutex<()>>;
+
 /// The pooled connection for `key`, connecting (and waiting for CONNACK) if there is none.
 async fn connect(key: Key) -> Result<Arc<Connection>, Error> {
-    if let Some(c) = pool().lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
-        return Ok(c.clone());
+    let pooled = || {
+        pool()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned()
+    };
+    if let Some(c) = pooled() {
+        return Ok(c);
+    }
+    // One new session per key at a time: two for the same client id would knock each other
+    // off the broker.
+    static CONNECTING: OnceLock<Mutex<HashMap<Key, Gate>>> = OnceLock::new();
+    let gate = CONNECTING
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(key.clone())
+        .or_default()
+        .clone();
+    let _connecting = gate.lock().await;
+    if let Some(c) = pooled() {
+        return Ok(c);
     }
     let opts = options(&key)?;
     let (client, events) = AsyncClient::new(opts, REQUEST_CAPACITY);
