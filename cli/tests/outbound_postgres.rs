@@ -364,3 +364,39 @@ fn disallowed_hosts_are_denied_before_any_connection_and_sessions_are_pooled() {
         "{body}"
     );
 }
+
+#[test]
+fn tls_sessions_verify_the_server_against_the_system_trust_store() {
+    let db = Postgres::start_tls(USER, PASSWORD);
+    let dir = app_dir("e2e/apps/outbound-net");
+    let port = format!("pg_port={}", db.port());
+    let args = ["-f", dir.to_str().unwrap(), "--variable", &port];
+    let require = format!("{}?sslmode=require", db.url());
+    // The server's CA is not trusted: the handshake fails, and says why.
+    {
+        let empty = tempfile::NamedTempFile::new().unwrap();
+        let up = Up::start_with_env(&args, &[("SSL_CERT_FILE", empty.path().to_str().unwrap())]);
+        let (status, body) = pg(&up, 4, "query", &require, &[], "SELECT 1");
+        assert_eq!(status, 502);
+        assert!(
+            body.starts_with("error: Error::ConnectionFailed(") && body.contains("certificate"),
+            "{body}"
+        );
+    }
+    let ca = db.ca_path();
+    let up = Up::start_with_env(&args, &[("SSL_CERT_FILE", ca.to_str().unwrap())]);
+    let (status, body) = pg(
+        &up,
+        4,
+        "query",
+        &require,
+        &[],
+        "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+    );
+    assert_eq!(
+        (status, body.lines().nth(1)),
+        (200, Some("DbValue::Boolean(true)")),
+        "{body}"
+    );
+    assert!(db.tls_sessions() >= 1);
+}

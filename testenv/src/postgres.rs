@@ -53,6 +53,8 @@ pub fn bin_dir() -> Option<PathBuf> {
 pub struct Postgres {
     child: Option<Child>,
     port: u16,
+    /// Serving TLS with a certificate [`Postgres::ca_path`] signed.
+    tls: bool,
     user: String,
     password: String,
     bin: PathBuf,
@@ -66,6 +68,16 @@ impl Postgres {
 
     /// A new cluster whose superuser is `user` with `password`.
     pub fn start(user: &str, password: &str) -> Postgres {
+        Self::spawn(user, password, false)
+    }
+
+    /// [`Postgres::start`] with TLS on (plain connections still accepted), its certificate
+    /// (for 127.0.0.1 and localhost) signed by a fresh CA at [`Postgres::ca_path`].
+    pub fn start_tls(user: &str, password: &str) -> Postgres {
+        Self::spawn(user, password, true)
+    }
+
+    fn spawn(user: &str, password: &str, tls: bool) -> Postgres {
         let bin = bin_dir().expect(
             "PostgreSQL is missing: apt-get install -y postgresql (e2e/install-tools.sh does)",
         );
@@ -109,9 +121,25 @@ impl Postgres {
             .and_then(|l| l.local_addr())
             .expect("free port")
             .port();
+        if tls {
+            let ip = std::net::IpAddr::from([127, 0, 0, 1]);
+            let pki = crate::certs::generate(ip, ip).expect("test certificates");
+            std::fs::write(dir.path().join("ca.pem"), &pki.ca_cert).unwrap();
+            for (name, pem) in [
+                ("server.crt", &pki.serving_cert),
+                ("server.key", &pki.serving_key),
+            ] {
+                let path = data.join(name);
+                std::fs::write(&path, pem).unwrap();
+                // postgres refuses a key others can read.
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+                std::os::unix::fs::chown(&path, Some(UID), Some(GID)).unwrap();
+            }
+        }
         let mut pg = Postgres {
             child: None,
             port,
+            tls,
             user: user.into(),
             password: password.into(),
             bin,
@@ -138,6 +166,7 @@ impl Postgres {
             .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
             .args(["-c", "fsync=off", "-c", "log_connections=on"])
             .args(["-c", "max_connections=200"])
+            .args(if self.tls { &["-c", "ssl=on"][..] } else { &[] })
             .uid(UID)
             .gid(GID)
             .current_dir(self.dir.path())
@@ -172,6 +201,18 @@ impl Postgres {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The CA certificate (PEM) of a [`Postgres::start_tls`] server.
+    pub fn ca_path(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    /// Whether the server saw TLS connections (`pg_stat_ssl`), other than psql's own.
+    pub fn tls_sessions(&self) -> usize {
+        self.psql("SELECT count(*) FROM pg_stat_ssl WHERE ssl AND pid <> pg_backend_pid()")
+            .parse()
+            .unwrap_or(0)
     }
 
     /// `postgres://USER:PASSWORD@127.0.0.1:PORT/postgres`
