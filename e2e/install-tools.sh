@@ -35,8 +35,12 @@ pkg_installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "instal
 
 log "apt packages"
 # libseccomp-dev, pkg-config, protobuf-compiler: building the shim (youki's libcontainer, containerd API bindings).
+# mosquitto(-clients), postgresql, mariadb-server: outbound MQTT / PostgreSQL / MySQL tests
+# (the testenv crate starts throwaway servers; Debian's postgresql puts its binaries in
+# /usr/lib/postgresql/<major>/bin, which testenv searches too).
 APT_WANT=(clang lld wasi-libc libclang-rt-dev-wasm32 redis-server docker-registry apache2-utils
-    libseccomp-dev pkg-config protobuf-compiler)
+    libseccomp-dev pkg-config protobuf-compiler mosquitto mosquitto-clients postgresql
+    mariadb-server mariadb-client)
 APT_MISSING=()
 for p in "${APT_WANT[@]}"; do
     if pkg_installed "$p"; then skip "$p"; else APT_MISSING+=("$p"); fi

@@ -4,6 +4,7 @@
 mod cluster_bench;
 mod oci_bench;
 mod operator_bench;
+mod pg_bench;
 mod redis_bench;
 mod shim_bench;
 
@@ -43,6 +44,12 @@ fn main() -> Result<()> {
     }
     let root = repo_root();
     // `spinkube-bench operator`: only the operator scale figures.
+    if args.get(1).map(String::as_str) == Some("pg") {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        return pg_bench::run(&rt, &sibling_binary("spinkube")?, &root);
+    }
     if args.get(1).map(String::as_str) == Some("operator") {
         return operator_bench::run(&sibling_binary("spin-operator")?, &root);
     }
@@ -112,6 +119,8 @@ fn main() -> Result<()> {
     key_value(&rt, &spinkube, &root, &cache)?;
     let _ = std::fs::remove_dir_all(&cache);
     redis_bench::run(&spinkube, &root)?;
+    println!();
+    pg_bench::run(&rt, &spinkube, &root)?;
     println!();
     oci_bench::oci(&spinkube, &root)?;
     println!();

@@ -324,31 +324,41 @@ fn outbound_http_allowed_denied_self_and_chaining() {
 }
 
 #[test]
-fn unsupported_interfaces_fail_at_call_time_naming_the_interface() {
+fn unsupported_interfaces_fail_at_call_time_and_ungranted_databases_are_denied() {
     let state = tempfile::tempdir().unwrap();
     let rc = runtime_config(state.path(), "");
     let up = start(&[], Some(&rc), state.path());
     // Interfaces with a text error case return it; the guest handles it.
+    let (status, body) = up.get("/llm");
+    assert_eq!(status, 409, "/llm: {body}");
+    assert!(
+        body.contains("fermyon:spin/llm@2.0.0#infer")
+            && body.contains("not supported by this runtime"),
+        "/llm: {body}"
+    );
+    // The outbound database and MQTT interfaces are served: this app grants none of these
+    // addresses, so each open gets Spin's denial before anything is dialled.
     let cases = [
-        ("/llm", "fermyon:spin/llm@2.0.0#infer"),
         (
             "/open/mysql?address=mysql%3A%2F%2F127.0.0.1%2Fdb",
-            "fermyon:spin/mysql@2.0.0#[static]connection.open",
+            "address mysql://127.0.0.1/db is not permitted",
         ),
         (
             "/open/postgres4?address=postgres%3A%2F%2F127.0.0.1%2Fdb",
-            "spin:postgres/postgres@4.0.0#[static]connection.open",
+            "address postgres://127.0.0.1",
         ),
         (
             "/open/mqtt?address=mqtt%3A%2F%2F127.0.0.1",
-            "fermyon:spin/mqtt@2.0.0#[static]connection.open",
+            "address mqtt://127.0.0.1 is not permitted",
         ),
     ];
-    for (path, interface) in cases {
+    for (path, denial) in cases {
         let (status, body) = up.get(path);
         assert_eq!(status, 409, "{path}: {body}");
         assert!(
-            body.contains(interface) && body.contains("not supported by this runtime"),
+            body.contains("ConnectionFailed")
+                && body.contains(denial)
+                && body.contains("is not permitted"),
             "{path}: {body}"
         );
     }

@@ -65,6 +65,9 @@
 
 mod certs;
 pub mod containerd;
+pub mod mariadb;
+pub mod mosquitto;
+pub mod postgres;
 mod process;
 pub mod registry;
 mod tools;

@@ -11,5 +11,10 @@ wasmtime::component::bindgen!({
         "fermyon:spin/sqlite.connection": crate::host::sqlite::ConnectionHandle,
         "spin:sqlite/sqlite.connection": crate::host::sqlite::ConnectionHandle,
         "fermyon:spin/redis.connection": crate::host::redis_outbound::RedisHandle,
+        "fermyon:spin/mqtt.connection": crate::host::mqtt::MqttHandle,
+        "fermyon:spin/postgres.connection": crate::host::postgres::PgHandle,
+        "fermyon:spin/mysql.connection": crate::host::mysql::MysqlHandle,
+        "spin:postgres/postgres@3.0.0.connection": crate::host::postgres::PgHandle,
+        "spin:postgres/postgres@4.0.0.connection": crate::host::postgres::PgHandle,
     },
 });

@@ -65,6 +65,7 @@ impl ComponentContext {
     pub fn wasi_builder(&self) -> Result<WasiCtxBuilder> {
         let mut b = WasiCtxBuilder::new();
         b.inherit_stdout().inherit_stderr().envs(&self.env);
+        crate::host::sockets::configure(&mut b, self.id.clone(), self.grants.allowed_hosts.clone());
         for (host, guest) in &self.files {
             b.preopened_dir(host, guest, FsPerms::ReadOnly)
                 .map_err(anyhow::Error::from)

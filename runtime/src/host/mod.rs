@@ -6,9 +6,13 @@ pub mod bindings;
 pub mod context;
 pub mod guest;
 pub mod key_value;
+pub mod mqtt;
+pub mod mysql;
 pub mod p3;
+pub mod postgres;
 pub mod redis_outbound;
 pub mod redis_pool;
+pub mod sockets;
 pub mod sqlite;
 pub mod variables;
 pub mod wasi_rc;
@@ -133,12 +137,12 @@ impl InstanceState {
         let target = OutboundTarget::new(url.scheme(), host, url.port());
         let allowed = self.grants.allowed_hosts.allows(&target);
         if !allowed {
-            tracing::warn!(
-                component = %self.component_id,
-                "outbound connection to {}://{host}{} denied: add \"{}\" to `allowed_outbound_hosts` in the component's spin.toml section",
-                url.scheme(),
-                url.port().map(|p| format!(":{p}")).unwrap_or_default(),
-                AllowedHosts::suggestion(&target)
+            let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+            crate::outbound::allowed_hosts::log_denied(
+                &self.component_id,
+                "outbound",
+                &format!("{}://{host}{port}", url.scheme()),
+                &AllowedHosts::suggestion(&target),
             );
         }
         allowed
@@ -182,6 +186,7 @@ pub fn linker_for(engine: &crate::engine::SpinEngine) -> Result<Linker<InstanceS
         wasmtime_wasi::p3::add_to_linker(&mut linker)?;
         wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
         p3::add_to_linker(&mut linker)?;
+        sockets::gate_name_lookup(&mut linker, true)?;
     }
     Ok(linker)
 }
@@ -215,6 +220,7 @@ pub fn base_linker(engine: &wasmtime::Engine) -> Result<Linker<InstanceState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    sockets::gate_name_lookup(&mut linker, false)?;
     // Spin 2.x era guests import the 2023 release candidates of WASI 0.2.
     wasi_rc::add_to_linker(&mut linker)?;
     bindings::SpinHost::add_to_linker::<_, wasmtime::component::HasSelf<InstanceState>>(
@@ -229,6 +235,12 @@ const SERVED_PREFIXES: &[&str] = &[
     "fermyon:spin/key-value@2",
     "fermyon:spin/sqlite@2",
     "fermyon:spin/redis@2",
+    "fermyon:spin/mqtt@2",
+    "fermyon:spin/postgres@2",
+    "fermyon:spin/mysql@2",
+    "fermyon:spin/rdbms-types@2",
+    "spin:postgres/postgres@3.0.0",
+    "spin:postgres/postgres@4.0.0",
     "fermyon:spin/variables@2",
     "spin:sqlite/sqlite@3",
     // Only p3 components can import these (their functions are async); see host::p3.
@@ -379,6 +391,7 @@ mod tests {
         assert!(is_served("spin:key-value/key-value@3.0.0"));
         assert!(!is_served("wasi:cli/stdout@0.3.0-rc-2026-03-15"));
         assert!(!is_served("wasi:http/types@0.3.0-rc-2026-03-15"));
+        assert!(is_served("spin:postgres/postgres@4.0.0"));
         assert!(!is_served("spin:postgres/postgres@4.2.0"));
     }
 }

@@ -304,6 +304,74 @@ impl AllowedHosts {
     }
 }
 
+/// Why wasi:sockets may not use an address; see [`AllowedHosts::check_socket`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SocketDenied {
+    /// No entry grants it; `address` (`tcp://127.0.0.1:5000`) is what was asked for and
+    /// `suggestion` the entry that would allow it.
+    NotGranted { address: String, suggestion: String },
+    /// Binding a chosen address, listening or accepting: Spin components get no inbound
+    /// sockets, whatever the list says.
+    Inbound,
+}
+
+impl AllowedHosts {
+    /// The wasi:sockets decision, with Spin's rules: a TCP connection is checked as
+    /// `tcp://IP:PORT`, UDP traffic (send, receive, connect, explicit bind) as `udp://IP:PORT`,
+    /// through [`AllowedHosts::allows`] like every other API, so `*://` entries, CIDR blocks
+    /// and port ranges apply. The OS's implicit bind before a connect or first send
+    /// (the unspecified address, port 0) is allowed: it is what every outbound socket does.
+    /// IPv4-mapped IPv6 addresses are checked as the IPv4 address they reach.
+    pub fn check_socket(
+        &self,
+        addr: std::net::SocketAddr,
+        use_: wasmtime_wasi::sockets::SocketAddrUse,
+    ) -> Result<(), SocketDenied> {
+        use wasmtime_wasi::sockets::SocketAddrUse as Use;
+        let implicit_bind = addr.ip().is_unspecified() && addr.port() == 0;
+        let scheme = match use_ {
+            Use::TcpBind if implicit_bind => return Ok(()),
+            Use::TcpBind | Use::TcpListen | Use::TcpAccept => return Err(SocketDenied::Inbound),
+            Use::TcpConnect => "tcp",
+            Use::UdpBind if implicit_bind => return Ok(()),
+            Use::UdpBind | Use::UdpSend | Use::UdpReceive => "udp",
+        };
+        let ip = addr.ip().to_canonical().to_string();
+        let target = OutboundTarget::new(scheme, &ip, Some(addr.port()));
+        if self.allows(&target) {
+            return Ok(());
+        }
+        let host = if addr.ip().to_canonical().is_ipv6() {
+            format!("[{ip}]")
+        } else {
+            ip.clone()
+        };
+        Err(SocketDenied::NotGranted {
+            address: format!("{scheme}://{host}:{}", addr.port()),
+            suggestion: Self::suggestion(&target),
+        })
+    }
+
+    /// Whether `wasi:sockets/ip-name-lookup` may resolve `name`: only hosts some entry names
+    /// (any scheme and port; `*` and `*.domain` count), so a component cannot probe DNS for
+    /// names it could never reach. IP literals are answered without a lookup and are allowed.
+    pub fn allows_name_lookup(&self, name: &str) -> bool {
+        let Some(host) = TargetHost::parse(name) else {
+            return false;
+        };
+        matches!(host, TargetHost::Ip(_)) || self.entries.iter().any(|e| e.host.matches(&host))
+    }
+}
+
+/// The one log line for every denied outbound connection (HTTP, Redis, MQTT, PostgreSQL,
+/// MySQL, sockets): what was asked for and the entry that would allow it.
+pub fn log_denied(component: &str, api: &str, address: &str, suggestion: &str) {
+    tracing::warn!(
+        component = %component,
+        "{api} connection to {address} denied: add \"{suggestion}\" to `allowed_outbound_hosts` in the component's spin.toml section"
+    );
+}
+
 impl fmt::Display for AllowedHosts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[")?;
@@ -1422,5 +1490,107 @@ mod tests {
             hosts.entries().collect::<Vec<_>>(),
             ["https://Example.com", "redis://cache:*"]
         );
+    }
+
+    #[test]
+    fn sockets_are_checked_as_tcp_and_udp_targets() {
+        use std::net::SocketAddr;
+        use wasmtime_wasi::sockets::SocketAddrUse as Use;
+        let hosts = parse(&[
+            "tcp://127.0.0.1:7000",
+            "*://10.1.0.0/16:5000..5010",
+            "udp://[::1]:53",
+            "*://db.internal:5432",
+        ]);
+        let addr = |s: &str| s.parse::<SocketAddr>().expect("test address");
+        let denied = |address: &str, suggestion: &str| {
+            Err(SocketDenied::NotGranted {
+                address: address.into(),
+                suggestion: suggestion.into(),
+            })
+        };
+        #[rustfmt::skip]
+        let cases: &[(&str, Use, Result<(), SocketDenied>)] = &[
+            ("127.0.0.1:7000", Use::TcpConnect, Ok(())),
+            ("[::ffff:127.0.0.1]:7000", Use::TcpConnect, Ok(())),
+            ("127.0.0.1:7001", Use::TcpConnect, denied("tcp://127.0.0.1:7001", "tcp://127.0.0.1:7001")),
+            ("127.0.0.2:7000", Use::TcpConnect, denied("tcp://127.0.0.2:7000", "tcp://127.0.0.2:7000")),
+            // `tcp://` does not grant UDP.
+            ("127.0.0.1:7000", Use::UdpSend, denied("udp://127.0.0.1:7000", "udp://127.0.0.1:7000")),
+            ("10.1.200.3:5009", Use::TcpConnect, Ok(())),
+            ("10.1.200.3:5009", Use::UdpSend, Ok(())),
+            ("10.1.200.3:5010", Use::TcpConnect, denied("tcp://10.1.200.3:5010", "tcp://10.1.200.3:5010")),
+            ("10.2.0.1:5000", Use::TcpConnect, denied("tcp://10.2.0.1:5000", "tcp://10.2.0.1:5000")),
+            ("[::1]:53", Use::UdpReceive, Ok(())),
+            ("[::1]:53", Use::TcpConnect, denied("tcp://[::1]:53", "tcp://[::1]:53")),
+            // The implicit bind before a connect or send is what every client socket does.
+            ("0.0.0.0:0", Use::TcpBind, Ok(())),
+            ("[::]:0", Use::UdpBind, Ok(())),
+            // No inbound sockets, even on a granted address.
+            ("127.0.0.1:7000", Use::TcpBind, Err(SocketDenied::Inbound)),
+            ("0.0.0.0:0", Use::TcpListen, Err(SocketDenied::Inbound)),
+            ("127.0.0.1:7000", Use::TcpAccept, Err(SocketDenied::Inbound)),
+            ("10.1.0.1:5000", Use::UdpBind, Ok(())),
+            ("0.0.0.0:5000", Use::UdpBind, denied("udp://0.0.0.0:5000", "udp://0.0.0.0:5000")),
+        ];
+        for (a, use_, want) in cases {
+            assert_eq!(&hosts.check_socket(addr(a), *use_), want, "{a} {use_:?}");
+        }
+        // A name entry never grants the address it resolves to.
+        assert!(hosts
+            .check_socket(addr("127.0.0.1:5432"), Use::TcpConnect)
+            .is_err());
+        assert!(AllowedHosts::none()
+            .check_socket(addr("127.0.0.1:80"), Use::TcpConnect)
+            .is_err());
+        let all = parse(&["*://*:*"]);
+        assert_eq!(
+            all.check_socket(addr("192.0.2.1:1"), Use::TcpConnect),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn templated_socket_grants_are_rendered() {
+        let vars: HashMap<&str, &str> = [("echo_port", "7400")].into();
+        let render = |t: &str| {
+            let name = t
+                .trim_start_matches("tcp://127.0.0.1:{{")
+                .trim_end_matches("}}")
+                .trim();
+            vars.get(name)
+                .map(|v| format!("tcp://127.0.0.1:{v}"))
+                .ok_or(format!("no {name}"))
+        };
+        let hosts = AllowedHosts::parse(&owned(&["tcp://127.0.0.1:{{ echo_port }}"]), &render)
+            .expect("renders");
+        let use_ = wasmtime_wasi::sockets::SocketAddrUse::TcpConnect;
+        assert_eq!(
+            hosts.check_socket("127.0.0.1:7400".parse().unwrap(), use_),
+            Ok(())
+        );
+        assert!(hosts
+            .check_socket("127.0.0.1:7401".parse().unwrap(), use_)
+            .is_err());
+    }
+
+    #[test]
+    fn name_lookups_only_for_named_hosts() {
+        let hosts = parse(&[
+            "postgres://db.internal",
+            "tcp://*.example.com:80",
+            "mqtt://10.0.0.1",
+        ]);
+        assert!(hosts.allows_name_lookup("db.internal"));
+        assert!(hosts.allows_name_lookup("DB.Internal"));
+        assert!(hosts.allows_name_lookup("a.example.com"));
+        assert!(!hosts.allows_name_lookup("example.com"));
+        assert!(!hosts.allows_name_lookup("localhost"));
+        assert!(!hosts.allows_name_lookup("not a name"));
+        // Literals resolve to themselves: nothing is looked up.
+        assert!(hosts.allows_name_lookup("10.9.9.9"));
+        assert!(parse(&["*://*:*"]).allows_name_lookup("anything.test"));
+        assert!(!AllowedHosts::none().allows_name_lookup("localhost"));
+        assert!(!parse(&["http://self"]).allows_name_lookup("self"));
     }
 }

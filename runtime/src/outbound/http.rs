@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock, Weak};
 use wasmtime_wasi_http::{RequestOptions, WasiHttpHooks};
 
 use super::allowed_hosts::{
-    is_self_request_host, is_service_chaining_host, AllowedHosts, OutboundTarget,
+    is_self_request_host, is_service_chaining_host, log_denied, AllowedHosts, OutboundTarget,
 };
 
 type WasiBody = wasmtime_wasi_http::WasiBody;
@@ -71,10 +71,12 @@ pub fn decide(allowed: &AllowedHosts, scheme: &str, host: &str, port: Option<u16
 }
 
 fn deny_log(component: &str, scheme: &str, host: &str, port: Option<u16>, suggestion: &str) {
-    tracing::warn!(
-        component = %component,
-        "outbound HTTP request to {scheme}://{host}{} denied: add \"{suggestion}\" to `allowed_outbound_hosts` in the component's spin.toml section",
-        port.map(|p| format!(":{p}")).unwrap_or_default()
+    let port = port.map(|p| format!(":{p}")).unwrap_or_default();
+    log_denied(
+        component,
+        "outbound HTTP",
+        &format!("{scheme}://{host}{port}"),
+        suggestion,
     );
 }
 

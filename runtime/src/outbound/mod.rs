@@ -8,3 +8,4 @@
 
 pub mod allowed_hosts;
 pub mod http;
+pub mod tls;

@@ -36,7 +36,11 @@ impl wasi::sockets::ip_name_lookup::Host for InstanceState {
         _family: Option<IpAddressFamily>,
         _include_unavailable: bool,
     ) -> SocketResult<Resource<latest::sockets::ip_name_lookup::ResolveAddressStream>> {
-        latest::sockets::ip_name_lookup::Host::resolve_addresses(&mut self.sockets(), network, name)
+        latest::sockets::ip_name_lookup::Host::resolve_addresses(
+            &mut self.name_lookup(),
+            network,
+            name,
+        )
     }
 }
 

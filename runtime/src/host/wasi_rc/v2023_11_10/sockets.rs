@@ -51,7 +51,11 @@ impl wasi::sockets::ip_name_lookup::Host for InstanceState {
         network: Resource<Network>,
         name: String,
     ) -> SocketResult<Resource<ResolveAddressStream>> {
-        latest::sockets::ip_name_lookup::Host::resolve_addresses(&mut self.sockets(), network, name)
+        latest::sockets::ip_name_lookup::Host::resolve_addresses(
+            &mut self.name_lookup(),
+            network,
+            name,
+        )
     }
 }
 
