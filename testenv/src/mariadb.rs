@@ -10,10 +10,9 @@
 //! let url = db.url();                            // mysql://spin:pw@127.0.0.1:PORT/spin
 //! ```
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const SERVER: &str = "/usr/sbin/mariadbd";
 const READY_LIMIT: Duration = Duration::from_secs(60);
@@ -55,10 +54,7 @@ impl MariaDb {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
+        let port = crate::process::free_port();
         let mut db = MariaDb {
             child: None,
             port,
@@ -108,29 +104,19 @@ impl MariaDb {
             .stdout(log.try_clone().unwrap())
             .stderr(log);
         self.child = Some(crate::process::spawn_tied(cmd).expect("spawn mariadbd"));
-        let deadline = Instant::now() + READY_LIMIT;
-        while Instant::now() < deadline {
-            let ready = Command::new("mariadb-admin")
-                .args(["--no-defaults", "-u", "root"])
-                .arg(format!("--socket={}", self.socket().display()))
-                .arg("ping")
+        let socket = format!("--socket={}", self.socket().display());
+        let ready = || {
+            Command::new("mariadb-admin")
+                .args(["--no-defaults", "-u", "root", &socket, "ping"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status()
-                .map(|s| s.success())
-                .unwrap_or(false);
-            if ready {
-                return;
-            }
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("mariadbd exited ({status}):\n{}", self.error_log());
-            }
-            std::thread::sleep(POLL_INTERVAL);
+                .is_ok_and(|s| s.success())
+        };
+        let child = self.child.as_mut().unwrap();
+        if let Err(why) = crate::process::wait_ready(child, READY_LIMIT, POLL_INTERVAL, ready) {
+            panic!("mariadbd {why}:\n{}", self.error_log());
         }
-        panic!(
-            "mariadbd not ready within {READY_LIMIT:?}:\n{}",
-            self.error_log()
-        );
     }
 
     pub fn stop(&mut self) {

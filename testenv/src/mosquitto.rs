@@ -14,7 +14,7 @@
 //! ```
 
 use std::io::{BufRead, BufReader};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -70,12 +70,7 @@ impl Mosquitto {
             .status()
             .expect("mosquitto_passwd (package mosquitto)");
         assert!(status.success(), "mosquitto_passwd failed");
-        let free_port = || {
-            TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("free port")
-                .port()
-        };
+        let free_port = crate::process::free_port;
         let port = free_port();
         let mut conf = format!(
             "allow_anonymous false\npassword_file {}\npersistence false\nlog_dest stderr\nlog_type all\nlistener {port} 127.0.0.1\n",
@@ -125,21 +120,13 @@ impl Mosquitto {
             .stdout(log.try_clone().unwrap())
             .stderr(log);
         self.child = Some(crate::process::spawn_tied(cmd).expect("spawn mosquitto"));
-        let deadline = Instant::now() + READY_LIMIT;
-        while Instant::now() < deadline {
-            let listening = |p| TcpStream::connect(("127.0.0.1", p)).is_ok();
-            if listening(self.port) && self.tls_port.is_none_or(listening) {
-                return;
-            }
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("mosquitto exited ({status}):\n{}", self.log());
-            }
-            std::thread::sleep(POLL_INTERVAL);
+        let listening = |p| TcpStream::connect(("127.0.0.1", p)).is_ok();
+        let (port, tls_port) = (self.port, self.tls_port);
+        let child = self.child.as_mut().unwrap();
+        let ready = || listening(port) && tls_port.is_none_or(listening);
+        if let Err(why) = crate::process::wait_ready(child, READY_LIMIT, POLL_INTERVAL, ready) {
+            panic!("mosquitto {why} (listening):\n{}", self.log());
         }
-        panic!(
-            "mosquitto did not listen within {READY_LIMIT:?}:\n{}",
-            self.log()
-        );
     }
 
     /// Stops the broker (SIGTERM, by PID) and waits for it to exit.

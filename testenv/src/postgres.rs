@@ -11,12 +11,11 @@
 //! let n = pg.connections();                     // "connection received" lines so far
 //! ```
 
-use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const READY_LIMIT: Duration = Duration::from_secs(60);
 /// A poll interval while waiting for `pg_isready`, not a guess at the startup time.
@@ -117,10 +116,7 @@ impl Postgres {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
+        let port = crate::process::free_port();
         if tls {
             let ip = std::net::IpAddr::from([127, 0, 0, 1]);
             let pki = crate::certs::generate(ip, ip).expect("test certificates");
@@ -174,22 +170,17 @@ impl Postgres {
             .stdout(log.try_clone().unwrap())
             .stderr(log);
         self.child = Some(crate::process::spawn_tied(cmd).expect("spawn postgres"));
-        let deadline = Instant::now() + READY_LIMIT;
-        while Instant::now() < deadline {
-            let ready = Command::new(self.bin.join("pg_isready"))
-                .args(["-q", "-h", "127.0.0.1", "-p", &self.port.to_string()])
+        let (isready, port) = (self.bin.join("pg_isready"), self.port.to_string());
+        let ready = || {
+            Command::new(&isready)
+                .args(["-q", "-h", "127.0.0.1", "-p", &port])
                 .status()
-                .map(|s| s.success())
-                .unwrap_or(false);
-            if ready {
-                return;
-            }
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("postgres exited ({status}):\n{}", self.log());
-            }
-            std::thread::sleep(POLL_INTERVAL);
+                .is_ok_and(|s| s.success())
+        };
+        let child = self.child.as_mut().unwrap();
+        if let Err(why) = crate::process::wait_ready(child, READY_LIMIT, POLL_INTERVAL, ready) {
+            panic!("postgres {why}:\n{}", self.log());
         }
-        panic!("postgres not ready within {READY_LIMIT:?}:\n{}", self.log());
     }
 
     /// Stops the server (SIGTERM, by PID).

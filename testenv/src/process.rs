@@ -100,3 +100,32 @@ pub fn unmount_under(dir: &std::path::Path) {
         let _ = Command::new("umount").arg("-l").arg(m).status();
     }
 }
+
+/// Polls `ready` every `interval` for up to `limit` while `child` runs. `Err` says why it gave up
+/// ("exited (status)" or "was not ready within ..."), for the caller's panic with the log.
+pub fn wait_ready(
+    child: &mut Child,
+    limit: Duration,
+    interval: Duration,
+    mut ready: impl FnMut() -> bool,
+) -> Result<(), String> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if ready() {
+            return Ok(());
+        }
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            return Err(format!("exited ({status})"));
+        }
+        std::thread::sleep(interval);
+    }
+    Err(format!("was not ready within {limit:?}"))
+}
+
+/// A free loopback port (the listener that found it is closed again).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free loopback port")
+        .port()
+}

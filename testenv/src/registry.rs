@@ -13,7 +13,7 @@
 //! ```
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -53,10 +53,7 @@ impl Registry {
             .prefix("spinkube-registry-")
             .tempdir()
             .expect("temp dir for the registry");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
+        let port = crate::process::free_port();
         let mut auth_yaml = String::new();
         if let Some((user, password)) = auth {
             let out = Command::new("htpasswd")
