@@ -42,10 +42,14 @@ impl MariaDb {
             .prefix("spinkube-mariadb-")
             .tempdir()
             .expect("temp dir for mariadb");
+        // A private tmpdir: concurrent bootstraps sharing /tmp collide on their
+        // `#sql-temptable-*` files and fail with "Unknown table 'mysql.tmp_user_sys'".
+        std::fs::create_dir(dir.path().join("tmp")).expect("tmpdir for mariadb");
         let out = Command::new("mariadb-install-db")
             .args(["--no-defaults", "--user=root", "--skip-test-db"])
             .args(["--auth-root-authentication-method=socket"])
             .arg(format!("--datadir={}", dir.path().join("data").display()))
+            .arg(format!("--tmpdir={}", dir.path().join("tmp").display()))
             .output()
             .expect("run mariadb-install-db");
         assert!(
@@ -89,6 +93,7 @@ impl MariaDb {
                 self.dir.path().join("data").display()
             ))
             .arg(format!("--socket={}", self.socket().display()))
+            .arg(format!("--tmpdir={}", self.dir.path().join("tmp").display()))
             .arg(format!("--port={}", self.port))
             .arg(format!(
                 "--pid-file={}",
