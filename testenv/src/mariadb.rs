@@ -93,7 +93,10 @@ impl MariaDb {
                 self.dir.path().join("data").display()
             ))
             .arg(format!("--socket={}", self.socket().display()))
-            .arg(format!("--tmpdir={}", self.dir.path().join("tmp").display()))
+            .arg(format!(
+                "--tmpdir={}",
+                self.dir.path().join("tmp").display()
+            ))
             .arg(format!("--port={}", self.port))
             .arg(format!(
                 "--pid-file={}",
