@@ -14,11 +14,11 @@ use kube::{Api, Resource, ResourceExt};
 use tracing::{info, warn};
 
 use super::apply::{apply, get_opt, refusal};
-use super::status::{self, Observed};
 use super::{Context, Error};
 use crate::api::{SpinApp, SpinAppExecutor};
 use crate::desired::{self, lookups, Lookups, Plan};
 use crate::labels;
+use crate::status::{self, Observed};
 
 /// How often a healthy app is looked at again even without events (picks up missed watch events).
 const RESYNC: Duration = Duration::from_secs(600);
@@ -76,17 +76,18 @@ async fn reconcile_app(app: Arc<SpinApp>, ctx: Arc<Context>) -> Result<Action, E
         Ok(plan) => plan,
         Err(problem) => {
             let problem = (problem.reason(), problem.to_string());
-            report_problem(&app, &ctx, &executor, problem).await?;
+            report_problem(&app, &ctx, &executor, problem, Seen::default()).await?;
             return Ok(Action::requeue(WAIT_FOR_USER));
         }
     };
 
-    let deployment = match apply_plan(&ctx, &app, &ns, &plan).await {
+    let mut seen = Seen::default();
+    let deployment = match apply_plan(&ctx, &app, &ns, &plan, &mut seen).await {
         Ok(d) => d,
         Err(Error::Refused(message)) => {
             // Best effort: the retry and the log report the refusal anyway.
             let problem = (super::CHILD_REFUSED, message.clone());
-            if let Err(e) = report_problem(&app, &ctx, &executor, problem).await {
+            if let Err(e) = report_problem(&app, &ctx, &executor, problem, seen).await {
                 warn!(spinapp = %name, error = %e, "could not report the refusal in the status");
             }
             return Err(Error::Refused(message));
@@ -115,21 +116,38 @@ async fn reconcile_app(app: Arc<SpinApp>, ctx: Arc<Context>) -> Result<Action, E
     Ok(Action::requeue(RESYNC))
 }
 
+/// The children as this reconcile last saw them: `None` for one it has not applied (or read) yet.
+#[derive(Default)]
+struct Seen {
+    deployment: Option<Option<Deployment>>,
+    service_name: Option<Option<String>>,
+}
+
 /// Reports a problem that kept the reconcile from applying the children, with the children as they
-/// are now (what was applied before still shows in the status).
+/// are now (what was applied before still shows in the status). Only the ones not `seen` are read.
 async fn report_problem(
     app: &SpinApp,
     ctx: &Context,
     executor: &SpinAppExecutor,
     problem: (&str, String),
+    seen: Seen,
 ) -> Result<(), Error> {
     let (ns, name) = (app.namespace().unwrap_or_default(), app.name_any());
-    let deployment = Api::<Deployment>::namespaced(ctx.client.clone(), &ns)
-        .get_opt(&name)
-        .await?;
-    let service = Api::<Service>::namespaced(ctx.client.clone(), &ns)
-        .get_opt(&name)
-        .await?;
+    let deployment = match seen.deployment {
+        Some(d) => d,
+        None => {
+            Api::<Deployment>::namespaced(ctx.client.clone(), &ns)
+                .get_opt(&name)
+                .await?
+        }
+    };
+    let service_name = match seen.service_name {
+        Some(s) => s,
+        None => Api::<Service>::namespaced(ctx.client.clone(), &ns)
+            .get_opt(&name)
+            .await?
+            .map(|s| s.name_any()),
+    };
     let executor_name = executor.name_any();
     report(
         app,
@@ -138,7 +156,7 @@ async fn report_problem(
             executor: Some(&executor_name),
             creates_deployment: executor.spec.create_deployment,
             deployment: deployment.as_ref(),
-            service_name: service.map(|s| s.name_any()),
+            service_name,
             problem: Some(problem),
             pod_problem: None,
         },
@@ -160,7 +178,7 @@ async fn stuck_pods(ctx: &Context, ns: &str, app: &str) -> Result<Option<String>
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
     let selector = format!("{}={}", labels::APP_NAME, app);
     let list = pods.list(&ListParams::default().labels(&selector)).await?;
-    Ok(super::pods::problem(&list.items))
+    Ok(status::pods::problem(&list.items))
 }
 
 /// Retries with a per-app exponential delay (`--retry-delay` doubling to `--max-retry-delay`).
@@ -201,12 +219,14 @@ async fn fetch_lookups(ctx: &Context, app: &SpinApp, ns: &str) -> Result<Lookups
     Ok(lookups)
 }
 
-/// Applies the children and returns the Deployment as the API server holds it (with its status).
+/// Applies the children and returns the Deployment as the API server holds it (with its status);
+/// `seen` keeps what was applied, for the status if a later child is refused.
 async fn apply_plan(
     ctx: &Context,
     app: &SpinApp,
     ns: &str,
     plan: &Plan,
+    seen: &mut Seen,
 ) -> Result<Option<Deployment>, Error> {
     let client = &ctx.client;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
@@ -245,12 +265,14 @@ async fn apply_plan(
             None
         }
     };
-    apply(
+    seen.deployment = Some(deployment.clone());
+    let service = apply(
         &Api::<Service>::namespaced(client.clone(), ns),
         &plan.service,
     )
     .await
     .map_err(refused("Service", &plan.service.metadata))?;
+    seen.service_name = Some(Some(service.name_any()));
     if let (Some(d), Some(current)) = (&deployment, &plan.runtime_config_secret) {
         if rolled_out(d) {
             delete_stale_runtime_configs(
