@@ -1,6 +1,9 @@
-//! Label and annotation keys shared with SpinKube (tools select on them, so they must match exactly).
+//! The metadata every child of a SpinApp carries: label and annotation keys shared with SpinKube (tools
+//! select on them, so they must match exactly) and the owner reference.
 
 use std::collections::BTreeMap;
+
+use crate::api::SpinApp;
 
 /// Label carrying the SpinApp name on every child object.
 pub const APP_NAME: &str = "core.spinkube.dev/app-name";
@@ -42,4 +45,19 @@ pub fn selector_string(app: &str) -> String {
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// Controller owner reference to the SpinApp, so children are garbage-collected with it.
+pub fn owner_reference(
+    app: &SpinApp,
+) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+    use kube::Resource;
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+        api_version: SpinApp::api_version(&()).to_string(),
+        kind: SpinApp::kind(&()).to_string(),
+        name: app.metadata.name.clone().unwrap_or_default(),
+        uid: app.metadata.uid.clone().unwrap_or_default(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }
 }

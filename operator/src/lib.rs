@@ -8,4 +8,5 @@ pub mod labels;
 pub mod ops;
 pub mod reconcile;
 pub mod retry;
+pub mod status;
 pub mod webhook;

@@ -26,6 +26,7 @@ pub struct Mounts {
     pub ca_secret: Option<String>,
 }
 
+/// The app's Deployment run by `executor` (its name, for errors) with `config`.
 pub fn deployment(
     app: &SpinApp,
     executor: &str,
@@ -34,11 +35,43 @@ pub fn deployment(
 ) -> Result<Deployment, PlanError> {
     let name = app.metadata.name.clone().unwrap_or_default();
     let spec = &app.spec;
-    let port = spec.port.unwrap_or(labels::DEFAULT_HTTP_PORT);
     let (volumes, volume_mounts) = volumes(app, mounts);
+    let mut container = container(app, config, volume_mounts)?;
+    run_with_executor(&mut container, app, executor, config)?;
+    Ok(Deployment {
+        metadata: ObjectMeta {
+            name: Some(name.clone()),
+            namespace: app.metadata.namespace.clone(),
+            labels: Some(labels::app_labels(&name)),
+            annotations: non_empty(&spec.deployment_annotations),
+            owner_references: Some(vec![labels::owner_reference(app)]),
+            ..Default::default()
+        },
+        spec: Some(DeploymentSpec {
+            // With autoscaling the field is left out, so the autoscaler owns it under server-side apply.
+            replicas: (!spec.enable_autoscaling).then(|| spec.replicas.unwrap_or(1)),
+            selector: LabelSelector {
+                match_labels: Some(labels::ready_labels(&name)),
+                ..Default::default()
+            },
+            template: pod_template(app, config, mounts, container, volumes),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+}
 
-    let mut container = Container {
-        name: name.clone(),
+/// The app's one container, before the executor decides what it runs.
+fn container(
+    app: &SpinApp,
+    config: &ExecutorDeploymentConfig,
+    volume_mounts: Vec<VolumeMount>,
+) -> Result<Container, PlanError> {
+    let spec = &app.spec;
+    let port = spec.port.unwrap_or(labels::DEFAULT_HTTP_PORT);
+    let probe_of = |p: &Option<HealthProbe>| p.as_ref().map(|p| probe(p, port)).transpose();
+    Ok(Container {
+        name: app.metadata.name.clone().unwrap_or_default(),
         image: Some(spec.image.clone()),
         image_pull_policy: spec.image_pull_policy.clone(),
         ports: Some(vec![ContainerPort {
@@ -54,21 +87,23 @@ pub fn deployment(
                 .then(|| spec.resources.requests.clone()),
             ..Default::default()
         }),
-        readiness_probe: spec
-            .checks
-            .readiness
-            .as_ref()
-            .map(|p| probe(p, port))
-            .transpose()?,
-        liveness_probe: spec
-            .checks
-            .liveness
-            .as_ref()
-            .map(|p| probe(p, port))
-            .transpose()?,
+        readiness_probe: probe_of(&spec.checks.readiness)?,
+        liveness_probe: probe_of(&spec.checks.liveness)?,
         lifecycle: Some(drain_before_stop()),
         ..Default::default()
-    };
+    })
+}
+
+/// A shim executor (`runtimeClassName`) runs the app image itself; a `spinImage` executor runs
+/// `spin up` from that image with the app image as its argument.
+fn run_with_executor(
+    container: &mut Container,
+    app: &SpinApp,
+    executor: &str,
+    config: &ExecutorDeploymentConfig,
+) -> Result<(), PlanError> {
+    let spec = &app.spec;
+    let port = spec.port.unwrap_or(labels::DEFAULT_HTTP_PORT);
     match (&config.runtime_class_name, &config.spin_image) {
         (Some(_), None) => container.command = Some(vec!["/".into()]),
         (None, Some(spin_image)) => {
@@ -94,57 +129,48 @@ pub fn deployment(
             })
         }
     }
+    Ok(())
+}
 
+/// The pods: the user's labels and annotations plus the ones the Service and rollouts need.
+fn pod_template(
+    app: &SpinApp,
+    config: &ExecutorDeploymentConfig,
+    mounts: &Mounts,
+    container: Container,
+    volumes: Vec<Volume>,
+) -> PodTemplateSpec {
+    let spec = &app.spec;
+    let name = app.metadata.name.clone().unwrap_or_default();
     let mut template_labels = spec.pod_labels.clone();
     template_labels.extend(labels::ready_labels(&name));
     let mut template_annotations = spec.pod_annotations.clone();
     if let Some(sum) = &mounts.runtime_config_checksum {
         template_annotations.insert(labels::RUNTIME_CONFIG_CHECKSUM.into(), sum.clone());
     }
-
-    Ok(Deployment {
-        metadata: ObjectMeta {
-            name: Some(name.clone()),
-            namespace: app.metadata.namespace.clone(),
-            labels: Some(labels::app_labels(&name)),
-            annotations: non_empty(&spec.deployment_annotations),
-            owner_references: Some(vec![super::owner_reference(app)]),
-            ..Default::default()
-        },
-        spec: Some(DeploymentSpec {
-            // With autoscaling the field is left out, so the autoscaler owns it under server-side apply.
-            replicas: (!spec.enable_autoscaling).then(|| spec.replicas.unwrap_or(1)),
-            selector: LabelSelector {
-                match_labels: Some(labels::ready_labels(&name)),
-                ..Default::default()
-            },
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(template_labels),
-                    annotations: non_empty(&template_annotations),
-                    ..Default::default()
-                }),
-                spec: Some(PodSpec {
-                    runtime_class_name: config.runtime_class_name.clone(),
-                    service_account_name: Some(
-                        spec.service_account_name
-                            .clone()
-                            .unwrap_or_else(|| "default".into()),
-                    ),
-                    containers: vec![container],
-                    image_pull_secrets: (!spec.image_pull_secrets.is_empty())
-                        .then(|| spec.image_pull_secrets.clone()),
-                    volumes: (!volumes.is_empty()).then_some(volumes),
-                    node_selector: non_empty(&spec.node_selector),
-                    tolerations: (!spec.tolerations.is_empty()).then(|| spec.tolerations.clone()),
-                    affinity: spec.affinity.clone(),
-                    ..Default::default()
-                }),
-            },
+    PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some(template_labels),
+            annotations: non_empty(&template_annotations),
             ..Default::default()
         }),
-        ..Default::default()
-    })
+        spec: Some(PodSpec {
+            runtime_class_name: config.runtime_class_name.clone(),
+            service_account_name: Some(
+                spec.service_account_name
+                    .clone()
+                    .unwrap_or_else(|| "default".into()),
+            ),
+            containers: vec![container],
+            image_pull_secrets: (!spec.image_pull_secrets.is_empty())
+                .then(|| spec.image_pull_secrets.clone()),
+            volumes: (!volumes.is_empty()).then_some(volumes),
+            node_selector: non_empty(&spec.node_selector),
+            tolerations: (!spec.tolerations.is_empty()).then(|| spec.tolerations.clone()),
+            affinity: spec.affinity.clone(),
+            ..Default::default()
+        }),
+    }
 }
 
 /// Seconds a stopping pod keeps serving before it gets SIGTERM (beyond SpinKube, which stops at

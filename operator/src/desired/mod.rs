@@ -135,20 +135,5 @@ fn runtime_config_checksum(app: &SpinApp, lookups: &Lookups) -> Option<String> {
     Some(format!("{:08x}", adler2::adler32_slice(value.as_bytes())))
 }
 
-/// Controller owner reference to the SpinApp, so children are garbage-collected with it.
-pub(crate) fn owner_reference(
-    app: &SpinApp,
-) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
-    use kube::Resource;
-    k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
-        api_version: SpinApp::api_version(&()).to_string(),
-        kind: SpinApp::kind(&()).to_string(),
-        name: app.metadata.name.clone().unwrap_or_default(),
-        uid: app.metadata.uid.clone().unwrap_or_default(),
-        controller: Some(true),
-        block_owner_deletion: Some(true),
-    }
-}
-
 #[cfg(test)]
 mod tests;

@@ -128,7 +128,7 @@ pub fn runtime_config_secret(app: &SpinApp, toml: &str) -> Secret {
             )),
             namespace: app.metadata.namespace.clone(),
             labels: Some(labels::app_labels(&name)),
-            owner_references: Some(vec![super::owner_reference(app)]),
+            owner_references: Some(vec![labels::owner_reference(app)]),
             ..Default::default()
         },
         data: Some(BTreeMap::from([(

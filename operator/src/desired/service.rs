@@ -17,7 +17,7 @@ pub fn service(app: &SpinApp) -> Service {
             namespace: app.metadata.namespace.clone(),
             labels: Some(labels::app_labels(&name)),
             annotations: non_empty(&app.spec.service_annotations),
-            owner_references: Some(vec![super::owner_reference(app)]),
+            owner_references: Some(vec![labels::owner_reference(app)]),
             ..Default::default()
         },
         spec: Some(ServiceSpec {

@@ -2,9 +2,7 @@
 
 mod apply;
 mod executor;
-mod pods;
 mod spinapp;
-pub mod status;
 
 use std::sync::Arc;
 use std::time::Duration;
