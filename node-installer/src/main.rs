@@ -153,7 +153,7 @@ async fn run(cli: Cli) -> Result<()> {
                 node_label::READY_VALUE
             );
             if !exit {
-                wait_for_sigterm().await?;
+                spinkube_signals::termination().await;
             }
             Ok(())
         }
@@ -194,15 +194,4 @@ async fn run(cli: Cli) -> Result<()> {
             cleanup::run(&client, &options).await
         }
     }
-}
-
-async fn wait_for_sigterm() -> Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
-    Ok(())
 }

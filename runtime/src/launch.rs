@@ -154,18 +154,7 @@ impl AppHost {
 
 /// Resolves on SIGTERM (what containerd and the kubelet send) or SIGINT (Ctrl-C).
 pub async fn termination_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {},
-                _ = term.recv() => {},
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
+    spinkube_signals::termination().await;
     tracing::info!("shutting down: finishing in-flight requests");
 }
 

@@ -91,6 +91,66 @@ async fn main() -> anyhow::Result<()> {
     let health = Arc::new(Health::default());
     let (trigger, down) = shutdown::channel();
 
+    let mut tasks = serve_probes(&args, &health, &metrics, &down).await?;
+    if args.disable_webhooks {
+        health.webhooks.store(true, Ordering::SeqCst);
+    } else {
+        tasks.extend(start_webhooks(&args, client.clone(), health.clone(), &down).await?);
+    }
+
+    let signal_trigger = Arc::new(trigger);
+    {
+        let t = signal_trigger.clone();
+        tokio::spawn(async move {
+            spinkube_signals::termination().await;
+            info!("shutting down");
+            t.fire();
+        });
+    }
+
+    let scope = Scope {
+        namespace: args.watch_namespace.clone(),
+        concurrency: args.concurrency,
+        retry: RetryPolicy {
+            first: Duration::from_secs_f64(args.retry_delay),
+            max: Duration::from_secs_f64(args.max_retry_delay.max(args.retry_delay)),
+        },
+    };
+    let mut lost_lease = false;
+    let _lease = match args.leader_elect {
+        true => Some(lead(&args, &client, &health, &metrics, &down, &signal_trigger).await?),
+        false => None,
+    };
+
+    if !down.requested() {
+        let h = health.clone();
+        reconcile::run(client, scope, metrics.clone(), down.clone(), move || {
+            h.standby.store(false, Ordering::SeqCst);
+            h.controllers.store(true, Ordering::SeqCst);
+            info!("caches synced; reconciling");
+        })
+        .await;
+        if let Some(rx) = &_lease {
+            lost_lease = !*rx.borrow();
+        }
+    }
+    down.wait().await;
+    for t in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(35), t).await;
+    }
+    if lost_lease {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// Serves `/metrics` and the health probes on their two addresses.
+async fn serve_probes(
+    args: &Args,
+    health: &Arc<Health>,
+    metrics: &Arc<Metrics>,
+    down: &shutdown::Shutdown,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
     let (metrics_addr, metrics_task) = health::serve(
         args.metrics_bind_address,
         health.clone(),
@@ -118,87 +178,47 @@ async fn main() -> anyhow::Result<()> {
         )
     })?;
     info!(%metrics_addr, %health_addr, "serving metrics and health probes");
+    Ok(vec![metrics_task, health_task])
+}
 
-    let mut tasks = vec![metrics_task, health_task];
-    if args.disable_webhooks {
-        health.webhooks.store(true, Ordering::SeqCst);
-    } else {
-        tasks.extend(start_webhooks(&args, client.clone(), health.clone(), &down).await?);
+/// Waits (in standby) until this replica holds the leader Lease or shutdown is requested. Once
+/// leading, losing the Lease fires `trigger`: another replica reconciles now, so this one stops
+/// at once, like controller-runtime. The receiver holds the Lease; dropping it releases it.
+async fn lead(
+    args: &Args,
+    client: &Client,
+    health: &Health,
+    metrics: &Metrics,
+    down: &shutdown::Shutdown,
+    trigger: &Arc<shutdown::Trigger>,
+) -> anyhow::Result<tokio::sync::watch::Receiver<bool>> {
+    health.standby.store(true, Ordering::SeqCst);
+    let identity = std::env::var("POD_NAME")
+        .unwrap_or_else(|_| format!("spin-operator-{}", std::process::id()));
+    let mut rx = leader::elect(
+        client.clone(),
+        &args.namespace,
+        &args.leader_election_id,
+        identity.clone(),
+    )
+    .await?;
+    info!(%identity, lease = %args.leader_election_id, "waiting to become leader");
+    tokio::select! {
+        r = rx.wait_for(|leading| *leading) => { r.context("leader election stopped")?; }
+        _ = down.wait() => {}
     }
-
-    let signal_trigger = Arc::new(trigger);
-    {
-        let t = signal_trigger.clone();
+    if !down.requested() {
+        info!("became leader");
+        metrics.is_leader.set(1);
+        let (t, mut watch_rx) = (trigger.clone(), rx.clone());
         tokio::spawn(async move {
-            shutdown::signal().await;
-            info!("shutting down");
-            t.fire();
+            if watch_rx.wait_for(|leading| !*leading).await.is_ok() {
+                error!("lost the leader lease; exiting so another replica takes over");
+                t.fire();
+            }
         });
     }
-
-    let scope = Scope {
-        namespace: args.watch_namespace.clone(),
-        concurrency: args.concurrency,
-        retry: RetryPolicy {
-            first: Duration::from_secs_f64(args.retry_delay),
-            max: Duration::from_secs_f64(args.max_retry_delay.max(args.retry_delay)),
-        },
-    };
-    let mut lost_lease = false;
-    let _lease = if args.leader_elect {
-        health.standby.store(true, Ordering::SeqCst);
-        let identity = std::env::var("POD_NAME")
-            .unwrap_or_else(|_| format!("spin-operator-{}", std::process::id()));
-        let mut rx = leader::elect(
-            client.clone(),
-            &args.namespace,
-            &args.leader_election_id,
-            identity.clone(),
-        )
-        .await?;
-        info!(%identity, lease = %args.leader_election_id, "waiting to become leader");
-        tokio::select! {
-            r = rx.wait_for(|leading| *leading) => { r.context("leader election stopped")?; }
-            _ = down.wait() => {}
-        }
-        if !down.requested() {
-            info!("became leader");
-            metrics.is_leader.set(1);
-            let (t, watch_rx) = (signal_trigger.clone(), rx.clone());
-            // Losing the lease means another replica reconciles now: stop at once, like controller-runtime.
-            tokio::spawn(async move {
-                let mut watch_rx = watch_rx;
-                if watch_rx.wait_for(|leading| !*leading).await.is_ok() {
-                    error!("lost the leader lease; exiting so another replica takes over");
-                    t.fire();
-                }
-            });
-        }
-        Some(rx)
-    } else {
-        None
-    };
-
-    if !down.requested() {
-        let h = health.clone();
-        reconcile::run(client, scope, metrics.clone(), down.clone(), move || {
-            h.standby.store(false, Ordering::SeqCst);
-            h.controllers.store(true, Ordering::SeqCst);
-            info!("caches synced; reconciling");
-        })
-        .await;
-        if let Some(rx) = &_lease {
-            lost_lease = !*rx.borrow();
-        }
-    }
-    down.wait().await;
-    for t in tasks {
-        let _ = tokio::time::timeout(Duration::from_secs(35), t).await;
-    }
-    if lost_lease {
-        std::process::exit(1);
-    }
-    Ok(())
+    Ok(rx)
 }
 
 async fn client(args: &Args, metrics: Arc<Metrics>) -> anyhow::Result<Client> {

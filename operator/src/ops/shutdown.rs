@@ -35,18 +35,3 @@ impl Shutdown {
         *self.rx.borrow()
     }
 }
-
-/// Resolves on SIGTERM or SIGINT.
-pub async fn signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = term.recv() => {},
-        _ = tokio::signal::ctrl_c() => {},
-    }
-}
