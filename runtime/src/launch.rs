@@ -13,6 +13,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::app::{AppError, LockedApp};
 use crate::engine::{EngineConfig, SpinEngine};
+use crate::host::loader::ComponentLoader;
 use crate::host::AppServices;
 use crate::http::connection::ServerLimits;
 use crate::http::{routing::Router, server, HttpTrigger, HttpTriggerConfig, RouteInfo, RouteSpec};
@@ -53,24 +54,21 @@ impl AppHost {
     pub fn build(app: &LockedApp, opts: &LaunchOptions) -> Result<Self> {
         crate::app::validate(app)?;
         validate_triggers(app)?;
-        let prepared = services::prepare(app, &opts.services)?;
+        let opened = services::open(app, &opts.services)?;
         let mut engine_config = opts.engine.clone();
         engine_config.max_instance_memory = engine_config
             .max_instance_memory
-            .or(prepared.runtime_config.max_instance_memory);
+            .or(opened.runtime_config.max_instance_memory);
         let engine = SpinEngine::new(engine_config)?;
+        // Shared by both triggers, so a component that both run is compiled once.
+        let mut loader = ComponentLoader::new(app, &engine, opened.services.clone());
         let has = |ty: &str| app.triggers.iter().any(|t| t.trigger_type == ty);
         let redis = match has("redis") {
-            true => Some(RedisTrigger::new(
-                app,
-                &engine,
-                prepared.services.clone(),
-                opts.redis_concurrency,
-            )?),
+            true => Some(RedisTrigger::new(&mut loader, opts.redis_concurrency)?),
             false => None,
         };
         let http = match (has("http"), redis.is_some()) {
-            (true, _) => Some(HttpTrigger::new(app, &engine, prepared.services.clone())?),
+            (true, _) => Some(HttpTrigger::new(&mut loader)?),
             (false, true) => None,
             (false, false) => {
                 bail!(
@@ -79,7 +77,7 @@ impl AppHost {
             }
         };
         Ok(Self {
-            services: prepared.services,
+            services: opened.services,
             http,
             redis,
         })

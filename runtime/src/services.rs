@@ -33,13 +33,15 @@ pub struct ServiceOptions {
     pub env: Option<BTreeMap<String, String>>,
 }
 
-pub struct Prepared {
+/// The backends of one app, opened and checked.
+pub struct Opened {
     pub services: Arc<AppServices>,
     pub runtime_config: RuntimeConfig,
     pub state_dir: Option<PathBuf>,
 }
 
-pub fn prepare(app: &LockedApp, opts: &ServiceOptions) -> Result<Prepared> {
+/// Loads the runtime config and opens the stores, databases and variables the app uses.
+pub fn open(app: &LockedApp, opts: &ServiceOptions) -> Result<Opened> {
     let rc = match &opts.runtime_config_file {
         Some(file) => crate::runtime_config::load(file)?,
         None => RuntimeConfig::default(),
@@ -77,7 +79,7 @@ pub fn prepare(app: &LockedApp, opts: &ServiceOptions) -> Result<Prepared> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating state directory {}", dir.display()))?;
     }
-    Ok(Prepared {
+    Ok(Opened {
         services: Arc::new(AppServices::new(kv, sqlite, resolver)),
         runtime_config: rc,
         state_dir,

@@ -6,6 +6,7 @@ pub mod bindings;
 pub mod context;
 pub mod guest;
 pub mod key_value;
+pub mod loader;
 pub mod mqtt;
 pub mod mysql;
 pub mod p3;

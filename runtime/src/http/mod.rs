@@ -19,14 +19,11 @@ use http::{HeaderName, HeaderValue, StatusCode};
 use http_body_util::BodyExt;
 
 pub use config::{HttpTriggerConfig, RouteSpec, StaticResponse};
-use executor::{
-    full_body, Body, ComponentContext, Executor, Invocation, RequestBody, WagiBody, WagiRequest,
-};
+use executor::{full_body, Body, Executor, Invocation, RequestBody, WagiRequest};
 use routing::Router;
 
-use crate::app::LockedApp;
 use crate::engine::SpinEngine;
-use crate::host::{guest, AppServices, Linkers};
+use crate::host::loader::ComponentLoader;
 use crate::outbound::http::{LocalHttp, LocalTarget};
 
 #[derive(Clone)]
@@ -76,20 +73,17 @@ pub struct HttpTrigger {
 }
 
 impl HttpTrigger {
-    /// Compiles and pre-instantiates every HTTP component of the app, and
+    /// Compiles (through `loader`) and pre-instantiates every HTTP component of the app, and
     /// registers the trigger for in-process service chaining.
-    pub fn new(
-        app: &LockedApp,
-        engine: &SpinEngine,
-        services: Arc<AppServices>,
-    ) -> Result<Arc<Self>> {
-        let trigger = Arc::new(Self::build(app, engine, services.clone())?);
+    pub fn new(loader: &mut ComponentLoader) -> Result<Arc<Self>> {
+        let trigger = Arc::new(Self::build(loader)?);
         let local: Arc<dyn LocalHttp> = trigger.clone();
-        let _ = services.local_http.set(Arc::downgrade(&local));
+        let _ = loader.services().local_http.set(Arc::downgrade(&local));
         Ok(trigger)
     }
 
-    fn build(app: &LockedApp, engine: &SpinEngine, services: Arc<AppServices>) -> Result<Self> {
+    fn build(loader: &mut ComponentLoader) -> Result<Self> {
+        let app = loader.app();
         let configs = HttpTriggerConfig::from_app(app)?;
         let base = app
             .trigger_settings("http")
@@ -97,8 +91,6 @@ impl HttpTrigger {
             .and_then(|b| b.as_str())
             .unwrap_or("/")
             .to_string();
-        let mut linkers = Linkers::default();
-        let mut components = HashMap::new();
         let mut handlers = Vec::new();
         let mut routes = Vec::new();
         let mut chain_routes: HashMap<String, Vec<(String, RouteEntry)>> = HashMap::new();
@@ -106,16 +98,8 @@ impl HttpTrigger {
             let target = match (&cfg.component, &cfg.static_response) {
                 (_, Some(s)) => Target::Static(s.clone()),
                 (Some(id), None) => {
-                    let handler = prepare(
-                        app,
-                        engine,
-                        &services,
-                        &mut linkers,
-                        &mut components,
-                        id,
-                        &cfg,
-                    )
-                    .with_context(|| format!("component `{id}` (HTTP trigger `{}`)", cfg.id))?;
+                    let handler = load_handler(loader, id, &cfg)
+                        .with_context(|| format!("component `{id}` (HTTP trigger `{}`)", cfg.id))?;
                     handlers.push(handler);
                     Target::Handler(handlers.len() - 1)
                 }
@@ -151,7 +135,7 @@ impl HttpTrigger {
             base,
             handlers,
             app_name: app.name().unwrap_or("app").to_string(),
-            engine: engine.clone(),
+            engine: loader.engine().clone(),
         })
     }
 
@@ -236,63 +220,19 @@ impl HttpTrigger {
             client_addr: conn.client_addr,
         };
         let (mut parts, body, wagi) = if matches!(handler.executor, Executor::Wagi(_)) {
-            // CGI needs CONTENT_LENGTH: a body of declared length streams to the guest's stdin,
-            // any other is read whole first.
-            let declared = parts
-                .headers
-                .get(http::header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-            let (body, content_length) = match declared {
-                Some(len) => (WagiBody::Streamed(body), len),
-                None => match body.collect().await {
-                    Ok(b) => {
-                        let b = b.to_bytes();
-                        let len = b.len();
-                        (WagiBody::Buffered(b), len)
-                    }
-                    Err(e) => {
-                        tracing::warn!("reading request body for {path}: {e}");
-                        return status_response(StatusCode::BAD_REQUEST);
-                    }
-                },
-            };
-            let wagi_info = spin_headers::WagiRequestInfo {
-                method: &parts.method,
-                version: parts.version,
-                headers: &parts.headers,
-                content_length,
-            };
-            let env = spin_headers::wagi_env(&m, base, &info, &wagi_info);
-            let mut argv = spin_headers::wagi_args(&path_and_query).into_iter();
-            let script_name = argv.next().unwrap_or_default();
-            let wagi = WagiRequest {
-                env,
-                script_name,
-                args: argv.collect(),
-                body,
+            let wagi = match WagiRequest::from_http(&m, base, &info, &parts, body).await {
+                Ok(wagi) => wagi,
+                Err(e) => {
+                    tracing::warn!("reading request body for {path}: {e}");
+                    return status_response(StatusCode::BAD_REQUEST);
+                }
             };
             let empty = http_body_util::Empty::new().map_err(|never| match never {});
             (parts, empty.boxed_unsync(), Some(wagi))
         } else {
             (parts, body.boxed_unsync(), None)
         };
-        // Spin's headers are authoritative: drop any a client tried to send.
-        let forged: Vec<HeaderName> = parts
-            .headers
-            .keys()
-            .filter(|k| k.as_str().starts_with("spin-"))
-            .cloned()
-            .collect();
-        for k in forged {
-            parts.headers.remove(k);
-        }
-        let fields = spin_headers::spin_header_fields(&m, base, &info);
-        parts.headers.reserve(fields.len());
-        for (name, value) in fields {
-            if let Ok(value) = HeaderValue::try_from(value) {
-                parts.headers.insert(name, value);
-            }
-        }
+        stamp_spin_headers(&mut parts.headers, &m, base, &info);
         // wasi:http guests see an absolute URI, as on Spin.
         if let Ok(uri) = format!("{}://{host}{path_and_query}", conn.scheme).parse() {
             parts.uri = uri;
@@ -304,6 +244,16 @@ impl HttpTrigger {
             client_addr: conn.client_addr,
             wagi,
         };
+        self.execute(handler, inv, &path).await
+    }
+
+    /// Runs the guest; a failure becomes a 500 and a log line that says why.
+    async fn execute(
+        &self,
+        handler: &Handler,
+        inv: Invocation,
+        path: &str,
+    ) -> hyper::Response<Body> {
         let result = match self.engine.config().execution_timeout {
             // Backstop for time spent outside guest code (the epoch deadline covers guest code).
             Some(limit) => {
@@ -331,6 +281,30 @@ impl HttpTrigger {
     }
 }
 
+/// Spin's headers are authoritative: any a client sent under `spin-` are replaced.
+fn stamp_spin_headers(
+    headers: &mut http::HeaderMap,
+    m: &routing::RouteMatch<'_, RouteEntry>,
+    base: &str,
+    info: &spin_headers::RequestInfo<'_>,
+) {
+    let forged: Vec<HeaderName> = headers
+        .keys()
+        .filter(|k| k.as_str().starts_with("spin-"))
+        .cloned()
+        .collect();
+    for k in forged {
+        headers.remove(k);
+    }
+    let fields = spin_headers::spin_header_fields(m, base, info);
+    headers.reserve(fields.len());
+    for (name, value) in fields {
+        if let Ok(value) = HeaderValue::try_from(value) {
+            headers.insert(name, value);
+        }
+    }
+}
+
 /// Chained requests carry the caller's identity as loopback.
 const LOCAL_CONN: ConnInfo = ConnInfo {
     scheme: "http",
@@ -353,36 +327,20 @@ impl LocalHttp for HttpTrigger {
     }
 }
 
-fn prepare(
-    app: &LockedApp,
-    engine: &SpinEngine,
-    services: &Arc<AppServices>,
-    linkers: &mut Linkers,
-    compiled: &mut HashMap<String, (SpinEngine, wasmtime::component::Component)>,
+/// The executor that runs component `id` for the trigger `cfg`.
+fn load_handler(
+    loader: &mut ComponentLoader,
     id: &str,
     cfg: &HttpTriggerConfig,
 ) -> Result<Handler> {
-    let component = app
-        .component(id)
-        .with_context(|| format!("component `{id}` is not defined"))?;
-    let ctx = ComponentContext::from_component(component, services)?;
     let executor = match &cfg.executor {
-        Some(config::ExecutorConfig::Wagi(w)) => Executor::wagi(
-            engine,
-            ctx,
-            guest::load_module(engine, component)?,
-            w.clone(),
-        )?,
+        Some(config::ExecutorConfig::Wagi(w)) => {
+            let (module, ctx) = loader.module(id)?;
+            Executor::wagi(loader.engine(), ctx, module, w.clone())?
+        }
         _ => {
-            let (engine, compiled) = match compiled.get(id) {
-                Some(c) => c.clone(),
-                None => {
-                    let c = guest::load_component(engine, component)?;
-                    compiled.insert(id.to_string(), c.clone());
-                    c
-                }
-            };
-            Executor::for_component(&engine, linkers.for_engine(&engine)?, ctx, &compiled)?
+            let c = loader.component(id)?;
+            Executor::for_component(&c.engine, c.linker, c.ctx, &c.component)?
         }
     };
     Ok(Handler {

@@ -19,10 +19,7 @@ use dispatch::Dispatcher;
 use executor::RedisHandler;
 use subscriber::Subscriber;
 
-use crate::app::LockedApp;
-use crate::engine::SpinEngine;
-use crate::host::context::ComponentContext;
-use crate::host::AppServices;
+use crate::host::loader::ComponentLoader;
 
 /// Messages handled at once when nothing else is configured.
 pub const DEFAULT_CONCURRENCY: usize = 16;
@@ -34,26 +31,19 @@ pub struct RedisTrigger {
 }
 
 impl RedisTrigger {
-    /// Renders the config, compiles and pre-instantiates every Redis component.
-    /// `concurrency`: messages in flight at once (1 = strictly in order).
-    pub fn new(
-        app: &LockedApp,
-        engine: &SpinEngine,
-        services: Arc<AppServices>,
-        concurrency: usize,
-    ) -> Result<Self> {
-        let configs = RedisTriggerConfig::from_app(app)?;
-        let servers = config::plan(&configs, &services.variables)?;
-        let mut linkers = crate::host::Linkers::default();
+    /// Renders the config, compiles (through `loader`) and pre-instantiates every Redis
+    /// component. `concurrency`: messages in flight at once (1 = strictly in order).
+    pub fn new(loader: &mut ComponentLoader, concurrency: usize) -> Result<Self> {
+        let configs = RedisTriggerConfig::from_app(loader.app())?;
+        let servers = config::plan(&configs, &loader.services().variables)?;
         let mut handlers: HashMap<String, Arc<RedisHandler>> = HashMap::new();
         for c in &configs {
             if handlers.contains_key(&c.component) {
                 continue;
             }
-            let handler = prepare(app, engine, &services, &mut linkers, &c.component)
-                .with_context(|| {
-                    format!("component `{}` (Redis trigger `{}`)", c.component, c.id)
-                })?;
+            let handler = load_handler(loader, &c.component).with_context(|| {
+                format!("component `{}` (Redis trigger `{}`)", c.component, c.id)
+            })?;
             handlers.insert(c.component.clone(), Arc::new(handler));
         }
         let dispatcher = Arc::new(Dispatcher::new(concurrency));
@@ -125,18 +115,7 @@ pub fn display_address(address: &str) -> String {
     }
 }
 
-fn prepare(
-    app: &LockedApp,
-    engine: &SpinEngine,
-    services: &Arc<AppServices>,
-    linkers: &mut crate::host::Linkers,
-    id: &str,
-) -> Result<RedisHandler> {
-    let component = app
-        .component(id)
-        .with_context(|| format!("component `{id}` is not defined"))?;
-    let ctx = ComponentContext::from_component(component, services)?;
-    let (component_engine, compiled) = crate::host::guest::load_component(engine, component)?;
-    let linker = linkers.for_engine(&component_engine)?;
-    RedisHandler::new(&component_engine, linker, ctx, &compiled)
+fn load_handler(loader: &mut ComponentLoader, id: &str) -> Result<RedisHandler> {
+    let c = loader.component(id)?;
+    RedisHandler::new(&c.engine, c.linker, c.ctx, &c.component)
 }

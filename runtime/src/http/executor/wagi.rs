@@ -12,6 +12,8 @@ use super::{full_body, Body, ComponentContext, Invocation, RequestBody};
 use crate::engine::{HasLimiter, MemoryLimiter, SpinEngine};
 use crate::host::guest::explain_failure;
 use crate::http::config::WagiConfig;
+use crate::http::routing::RouteMatch;
+use crate::http::spin_headers::{wagi_args, wagi_env, RequestInfo, WagiRequestInfo};
 
 /// Largest response a Wagi guest may print.
 const MAX_OUTPUT: usize = 64 << 20;
@@ -22,6 +24,47 @@ pub struct WagiRequest {
     pub script_name: String,
     pub args: Vec<String>,
     pub body: WagiBody,
+}
+
+impl WagiRequest {
+    /// The CGI view of a routed request. CGI needs CONTENT_LENGTH: a body of declared length
+    /// streams to the guest's stdin, any other is read whole first (and may fail here).
+    pub async fn from_http<T>(
+        m: &RouteMatch<'_, T>,
+        base: &str,
+        info: &RequestInfo<'_>,
+        parts: &http::request::Parts,
+        body: RequestBody,
+    ) -> Result<Self> {
+        let declared = parts
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+        let (body, content_length) = match declared {
+            Some(len) => (WagiBody::Streamed(body), len),
+            None => {
+                let b = body.collect().await.map_err(|e| anyhow!("{e}"))?.to_bytes();
+                let len = b.len();
+                (WagiBody::Buffered(b), len)
+            }
+        };
+        let wagi_info = WagiRequestInfo {
+            method: &parts.method,
+            version: parts.version,
+            headers: &parts.headers,
+            content_length,
+        };
+        let env = wagi_env(m, base, info, &wagi_info);
+        let path_and_query = info.path_and_query;
+        let mut argv = wagi_args(path_and_query).into_iter();
+        let script_name = argv.next().unwrap_or_default();
+        Ok(WagiRequest {
+            env,
+            script_name,
+            args: argv.collect(),
+            body,
+        })
+    }
 }
 
 /// The request body as the guest reads it on stdin.
