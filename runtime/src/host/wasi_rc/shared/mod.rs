@@ -7,6 +7,8 @@ mod cli;
 #[macro_use]
 mod filesystem;
 #[macro_use]
+mod http;
+#[macro_use]
 mod io;
 #[macro_use]
 mod sockets;

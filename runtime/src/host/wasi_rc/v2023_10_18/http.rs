@@ -2,20 +2,12 @@
 //! URL parts and header entries to constructors (0.2 has setters), returned
 //! no header errors, and had a four-case `error` instead of `error-code`.
 
-use wasmtime::component::Resource;
 use wasmtime_wasi_http::p2::HttpError;
-use wasmtime_wasi_http::WasiHttpView;
 
 use super::bindings::wasi;
-use crate::host::wasi_rc::{header_trap, latest, latest_http};
-use crate::host::InstanceState;
-use latest::io::poll::Pollable;
-use latest::io::streams::{InputStream, OutputStream};
-use latest_http::types::{
-    ErrorCode, Fields, FutureIncomingResponse, FutureTrailers, IncomingBody, IncomingRequest,
-    IncomingResponse, OutgoingBody, OutgoingRequest, OutgoingResponse, ResponseOutparam,
-};
-use wasi::http::types::{Error, Method, RequestOptions, Scheme};
+use crate::host::wasi_rc::header_trap;
+use crate::host::wasi_rc::latest_http::types::ErrorCode;
+use wasi::http::types::{Error, RequestOptions};
 
 /// Best-effort mapping onto the four cases this snapshot had.
 fn to_rc_error(code: ErrorCode) -> Error {
@@ -53,288 +45,161 @@ impl wasi::http::types::Host for InstanceState {
     }
 }
 
-impl wasi::http::types::HostFields for InstanceState {
-    fn new(&mut self, entries: Vec<(String, Vec<u8>)>) -> wasmtime::Result<Resource<Fields>> {
-        latest_http::types::HostFields::from_list(&mut self.http(), entries).map_err(header_trap)
-    }
-
-    fn get(&mut self, f: Resource<Fields>, name: String) -> wasmtime::Result<Vec<Vec<u8>>> {
-        latest_http::types::HostFields::get(&mut self.http(), f, name)
-    }
-
-    fn set(
-        &mut self,
-        f: Resource<Fields>,
-        name: String,
-        values: Vec<Vec<u8>>,
-    ) -> wasmtime::Result<()> {
-        latest_http::types::HostFields::set(&mut self.http(), f, name, values).map_err(header_trap)
-    }
-
-    fn delete(&mut self, f: Resource<Fields>, name: String) -> wasmtime::Result<()> {
-        latest_http::types::HostFields::delete(&mut self.http(), f, name).map_err(header_trap)
-    }
-
-    fn append(
-        &mut self,
-        f: Resource<Fields>,
-        name: String,
-        value: Vec<u8>,
-    ) -> wasmtime::Result<()> {
-        latest_http::types::HostFields::append(&mut self.http(), f, name, value)
-            .map_err(header_trap)
-    }
-
-    fn entries(&mut self, f: Resource<Fields>) -> wasmtime::Result<Vec<(String, Vec<u8>)>> {
-        latest_http::types::HostFields::entries(&mut self.http(), f)
-    }
-
-    fn clone(&mut self, f: Resource<Fields>) -> wasmtime::Result<Resource<Fields>> {
-        latest_http::types::HostFields::clone(&mut self.http(), f)
-    }
-
-    fn drop(&mut self, f: Resource<Fields>) -> wasmtime::Result<()> {
-        latest_http::types::HostFields::drop(&mut self.http(), f)
-    }
-}
-
-impl wasi::http::types::HostIncomingRequest for InstanceState {
-    fn method(&mut self, r: Resource<IncomingRequest>) -> wasmtime::Result<Method> {
-        Ok(latest_http::types::HostIncomingRequest::method(&mut self.http(), r)?.into())
-    }
-
-    fn path_with_query(
-        &mut self,
-        r: Resource<IncomingRequest>,
-    ) -> wasmtime::Result<Option<String>> {
-        latest_http::types::HostIncomingRequest::path_with_query(&mut self.http(), r)
-    }
-
-    fn scheme(&mut self, r: Resource<IncomingRequest>) -> wasmtime::Result<Option<Scheme>> {
-        let scheme = latest_http::types::HostIncomingRequest::scheme(&mut self.http(), r)?;
-        Ok(scheme.map(Into::into))
-    }
-
-    fn authority(&mut self, r: Resource<IncomingRequest>) -> wasmtime::Result<Option<String>> {
-        latest_http::types::HostIncomingRequest::authority(&mut self.http(), r)
-    }
-
-    fn headers(&mut self, r: Resource<IncomingRequest>) -> wasmtime::Result<Resource<Fields>> {
-        latest_http::types::HostIncomingRequest::headers(&mut self.http(), r)
-    }
-
-    fn consume(
-        &mut self,
-        r: Resource<IncomingRequest>,
-    ) -> wasmtime::Result<Result<Resource<IncomingBody>, ()>> {
-        latest_http::types::HostIncomingRequest::consume(&mut self.http(), r)
-    }
-
-    fn drop(&mut self, r: Resource<IncomingRequest>) -> wasmtime::Result<()> {
-        latest_http::types::HostIncomingRequest::drop(&mut self.http(), r)
-    }
-}
-
-impl wasi::http::types::HostOutgoingRequest for InstanceState {
-    fn new(
-        &mut self,
-        method: Method,
-        path_with_query: Option<String>,
-        scheme: Option<Scheme>,
-        authority: Option<String>,
-        headers: Resource<Fields>,
-    ) -> wasmtime::Result<Resource<OutgoingRequest>> {
-        use latest_http::types::HostOutgoingRequest as R;
-        // The headers are borrowed here but owned by the 0.2 constructor.
-        let headers = latest_http::types::HostFields::clone(&mut self.http(), headers)?;
-        let mut http = self.http();
-        let request = R::new(&mut http, headers)?;
-        let this = || Resource::new_borrow(request.rep());
-        // 0.2 requires an authority; this snapshot let the port stand for it.
-        let authority = authority.unwrap_or_else(|| match &scheme {
-            Some(Scheme::Https) | None => ":443".to_string(),
-            Some(_) => ":80".to_string(),
-        });
-        let ok = R::set_method(&mut http, this(), method.into())?.is_ok()
-            && R::set_path_with_query(&mut http, this(), path_with_query)?.is_ok()
-            && R::set_scheme(&mut http, this(), scheme.map(Into::into))?.is_ok()
-            && R::set_authority(&mut http, this(), Some(authority))?.is_ok();
-        if !ok {
-            R::drop(&mut http, request)?;
-            wasmtime::bail!("invalid method, path, scheme or authority for an outgoing request");
+shared_http_impls!(
+    wasi,
+    fields {
+        fn new(&mut self, entries: Vec<(String, Vec<u8>)>) -> wasmtime::Result<Resource<Fields>> {
+            latest_http::types::HostFields::from_list(&mut self.http(), entries)
+                .map_err(header_trap)
         }
-        Ok(request)
-    }
 
-    fn write(
-        &mut self,
-        r: Resource<OutgoingRequest>,
-    ) -> wasmtime::Result<Result<Resource<OutgoingBody>, ()>> {
-        latest_http::types::HostOutgoingRequest::body(&mut self.http(), r)
-    }
-
-    fn drop(&mut self, r: Resource<OutgoingRequest>) -> wasmtime::Result<()> {
-        latest_http::types::HostOutgoingRequest::drop(&mut self.http(), r)
-    }
-}
-
-impl wasi::http::types::HostResponseOutparam for InstanceState {
-    fn set(
-        &mut self,
-        out: Resource<ResponseOutparam>,
-        response: Result<Resource<OutgoingResponse>, Error>,
-    ) -> wasmtime::Result<()> {
-        let response = response.map_err(from_rc_error);
-        latest_http::types::HostResponseOutparam::set(&mut self.http(), out, response)
-    }
-
-    fn drop(&mut self, out: Resource<ResponseOutparam>) -> wasmtime::Result<()> {
-        latest_http::types::HostResponseOutparam::drop(&mut self.http(), out)
-    }
-}
-
-impl wasi::http::types::HostIncomingResponse for InstanceState {
-    fn status(&mut self, r: Resource<IncomingResponse>) -> wasmtime::Result<u16> {
-        latest_http::types::HostIncomingResponse::status(&mut self.http(), r)
-    }
-
-    fn headers(&mut self, r: Resource<IncomingResponse>) -> wasmtime::Result<Resource<Fields>> {
-        latest_http::types::HostIncomingResponse::headers(&mut self.http(), r)
-    }
-
-    fn consume(
-        &mut self,
-        r: Resource<IncomingResponse>,
-    ) -> wasmtime::Result<Result<Resource<IncomingBody>, ()>> {
-        latest_http::types::HostIncomingResponse::consume(&mut self.http(), r)
-    }
-
-    fn drop(&mut self, r: Resource<IncomingResponse>) -> wasmtime::Result<()> {
-        latest_http::types::HostIncomingResponse::drop(&mut self.http(), r)
-    }
-}
-
-impl wasi::http::types::HostIncomingBody for InstanceState {
-    fn stream(
-        &mut self,
-        b: Resource<IncomingBody>,
-    ) -> wasmtime::Result<Result<Resource<InputStream>, ()>> {
-        latest_http::types::HostIncomingBody::stream(&mut self.http(), b)
-    }
-
-    fn finish(&mut self, b: Resource<IncomingBody>) -> wasmtime::Result<Resource<FutureTrailers>> {
-        latest_http::types::HostIncomingBody::finish(&mut self.http(), b)
-    }
-
-    fn drop(&mut self, b: Resource<IncomingBody>) -> wasmtime::Result<()> {
-        latest_http::types::HostIncomingBody::drop(&mut self.http(), b)
-    }
-}
-
-impl wasi::http::types::HostFutureTrailers for InstanceState {
-    fn subscribe(&mut self, t: Resource<FutureTrailers>) -> wasmtime::Result<Resource<Pollable>> {
-        latest_http::types::HostFutureTrailers::subscribe(&mut self.http(), t)
-    }
-
-    fn get(
-        &mut self,
-        t: Resource<FutureTrailers>,
-    ) -> wasmtime::Result<Option<Result<Resource<Fields>, Error>>> {
-        match latest_http::types::HostFutureTrailers::get(&mut self.http(), t)? {
-            None => Ok(None),
-            Some(Ok(Ok(Some(trailers)))) => Ok(Some(Ok(trailers))),
-            // This snapshot cannot say "no trailers": hand out an empty set.
-            Some(Ok(Ok(None))) => Ok(Some(Ok(latest_http::types::HostFields::new(
-                &mut self.http(),
-            )?))),
-            Some(Ok(Err(code))) => Ok(Some(Err(to_rc_error(code)))),
-            Some(Err(())) => wasmtime::bail!("the trailers were already retrieved"),
+        fn set(
+            &mut self,
+            f: Resource<Fields>,
+            name: String,
+            values: Vec<Vec<u8>>,
+        ) -> wasmtime::Result<()> {
+            latest_http::types::HostFields::set(&mut self.http(), f, name, values)
+                .map_err(header_trap)
         }
-    }
 
-    fn drop(&mut self, t: Resource<FutureTrailers>) -> wasmtime::Result<()> {
-        latest_http::types::HostFutureTrailers::drop(&mut self.http(), t)
-    }
-}
-
-impl wasi::http::types::HostOutgoingResponse for InstanceState {
-    fn new(
-        &mut self,
-        status: u16,
-        headers: Resource<Fields>,
-    ) -> wasmtime::Result<Resource<OutgoingResponse>> {
-        use latest_http::types::HostOutgoingResponse as R;
-        // The headers are borrowed here but owned by the 0.2 constructor.
-        let headers = latest_http::types::HostFields::clone(&mut self.http(), headers)?;
-        let mut http = self.http();
-        let response = R::new(&mut http, headers)?;
-        if R::set_status_code(&mut http, Resource::new_borrow(response.rep()), status)?.is_err() {
-            R::drop(&mut http, response)?;
-            wasmtime::bail!("invalid HTTP status code {status}");
+        fn delete(&mut self, f: Resource<Fields>, name: String) -> wasmtime::Result<()> {
+            latest_http::types::HostFields::delete(&mut self.http(), f, name).map_err(header_trap)
         }
-        Ok(response)
-    }
 
-    fn write(
-        &mut self,
-        r: Resource<OutgoingResponse>,
-    ) -> wasmtime::Result<Result<Resource<OutgoingBody>, ()>> {
-        latest_http::types::HostOutgoingResponse::body(&mut self.http(), r)
-    }
-
-    fn drop(&mut self, r: Resource<OutgoingResponse>) -> wasmtime::Result<()> {
-        latest_http::types::HostOutgoingResponse::drop(&mut self.http(), r)
-    }
-}
-
-impl wasi::http::types::HostOutgoingBody for InstanceState {
-    fn write(
-        &mut self,
-        b: Resource<OutgoingBody>,
-    ) -> wasmtime::Result<Result<Resource<OutputStream>, ()>> {
-        latest_http::types::HostOutgoingBody::write(&mut self.http(), b)
-    }
-
-    fn finish(
-        &mut self,
-        b: Resource<OutgoingBody>,
-        trailers: Option<Resource<Fields>>,
-    ) -> wasmtime::Result<()> {
-        // No error channel in this snapshot: a body that does not match its
-        // content-length traps, as the guest cannot be told otherwise.
-        latest_http::types::HostOutgoingBody::finish(&mut self.http(), b, trailers).map_err(|e| {
-            match e.downcast() {
-                Ok(code) => wasmtime::format_err!("finishing the outgoing body failed: {code:?}"),
-                Err(trap) => trap,
+        fn append(
+            &mut self,
+            f: Resource<Fields>,
+            name: String,
+            value: Vec<u8>,
+        ) -> wasmtime::Result<()> {
+            latest_http::types::HostFields::append(&mut self.http(), f, name, value)
+                .map_err(header_trap)
+        }
+    },
+    outgoing_request {
+        fn new(
+            &mut self,
+            method: Method,
+            path_with_query: Option<String>,
+            scheme: Option<Scheme>,
+            authority: Option<String>,
+            headers: Resource<Fields>,
+        ) -> wasmtime::Result<Resource<OutgoingRequest>> {
+            use latest_http::types::HostOutgoingRequest as R;
+            // The headers are borrowed here but owned by the 0.2 constructor.
+            let headers = latest_http::types::HostFields::clone(&mut self.http(), headers)?;
+            let mut http = self.http();
+            let request = R::new(&mut http, headers)?;
+            let this = || Resource::new_borrow(request.rep());
+            // 0.2 requires an authority; this snapshot let the port stand for it.
+            let authority = authority.unwrap_or_else(|| match &scheme {
+                Some(Scheme::Https) | None => ":443".to_string(),
+                Some(_) => ":80".to_string(),
+            });
+            let ok = R::set_method(&mut http, this(), method.into())?.is_ok()
+                && R::set_path_with_query(&mut http, this(), path_with_query)?.is_ok()
+                && R::set_scheme(&mut http, this(), scheme.map(Into::into))?.is_ok()
+                && R::set_authority(&mut http, this(), Some(authority))?.is_ok();
+            if !ok {
+                R::drop(&mut http, request)?;
+                wasmtime::bail!(
+                    "invalid method, path, scheme or authority for an outgoing request"
+                );
             }
-        })
-    }
+            Ok(request)
+        }
 
-    fn drop(&mut self, b: Resource<OutgoingBody>) -> wasmtime::Result<()> {
-        latest_http::types::HostOutgoingBody::drop(&mut self.http(), b)
-    }
-}
+        fn write(
+            &mut self,
+            r: Resource<OutgoingRequest>,
+        ) -> wasmtime::Result<Result<Resource<OutgoingBody>, ()>> {
+            latest_http::types::HostOutgoingRequest::body(&mut self.http(), r)
+        }
+    },
+    response_outparam {
+        fn set(
+            &mut self,
+            out: Resource<ResponseOutparam>,
+            response: Result<Resource<OutgoingResponse>, Error>,
+        ) -> wasmtime::Result<()> {
+            let response = response.map_err(from_rc_error);
+            latest_http::types::HostResponseOutparam::set(&mut self.http(), out, response)
+        }
+    },
+    future_trailers {
+        fn get(
+            &mut self,
+            t: Resource<FutureTrailers>,
+        ) -> wasmtime::Result<Option<Result<Resource<Fields>, Error>>> {
+            match latest_http::types::HostFutureTrailers::get(&mut self.http(), t)? {
+                None => Ok(None),
+                Some(Ok(Ok(Some(trailers)))) => Ok(Some(Ok(trailers))),
+                // This snapshot cannot say "no trailers": hand out an empty set.
+                Some(Ok(Ok(None))) => Ok(Some(Ok(latest_http::types::HostFields::new(
+                    &mut self.http(),
+                )?))),
+                Some(Ok(Err(code))) => Ok(Some(Err(to_rc_error(code)))),
+                Some(Err(())) => wasmtime::bail!("the trailers were already retrieved"),
+            }
+        }
+    },
+    outgoing_response {
+        fn new(
+            &mut self,
+            status: u16,
+            headers: Resource<Fields>,
+        ) -> wasmtime::Result<Resource<OutgoingResponse>> {
+            use latest_http::types::HostOutgoingResponse as R;
+            // The headers are borrowed here but owned by the 0.2 constructor.
+            let headers = latest_http::types::HostFields::clone(&mut self.http(), headers)?;
+            let mut http = self.http();
+            let response = R::new(&mut http, headers)?;
+            if R::set_status_code(&mut http, Resource::new_borrow(response.rep()), status)?
+                .is_err()
+            {
+                R::drop(&mut http, response)?;
+                wasmtime::bail!("invalid HTTP status code {status}");
+            }
+            Ok(response)
+        }
 
-impl wasi::http::types::HostFutureIncomingResponse for InstanceState {
-    fn get(
-        &mut self,
-        f: Resource<FutureIncomingResponse>,
-    ) -> wasmtime::Result<Option<Result<Result<Resource<IncomingResponse>, Error>, ()>>> {
-        let response = latest_http::types::HostFutureIncomingResponse::get(&mut self.http(), f)?;
-        Ok(response.map(|r| r.map(|r| r.map_err(to_rc_error))))
+        fn write(
+            &mut self,
+            r: Resource<OutgoingResponse>,
+        ) -> wasmtime::Result<Result<Resource<OutgoingBody>, ()>> {
+            latest_http::types::HostOutgoingResponse::body(&mut self.http(), r)
+        }
+    },
+    outgoing_body {
+        fn finish(
+            &mut self,
+            b: Resource<OutgoingBody>,
+            trailers: Option<Resource<Fields>>,
+        ) -> wasmtime::Result<()> {
+            // No error channel in this snapshot: a body that does not match its
+            // content-length traps, as the guest cannot be told otherwise.
+            latest_http::types::HostOutgoingBody::finish(&mut self.http(), b, trailers).map_err(
+                |e| match e.downcast() {
+                    Ok(code) => {
+                        wasmtime::format_err!("finishing the outgoing body failed: {code:?}")
+                    }
+                    Err(trap) => trap,
+                },
+            )
+        }
+    },
+    future_incoming_response {
+        fn get(
+            &mut self,
+            f: Resource<FutureIncomingResponse>,
+        ) -> wasmtime::Result<Option<Result<Result<Resource<IncomingResponse>, Error>, ()>>> {
+            let response =
+                latest_http::types::HostFutureIncomingResponse::get(&mut self.http(), f)?;
+            Ok(response.map(|r| r.map(|r| r.map_err(to_rc_error))))
+        }
     }
-
-    fn subscribe(
-        &mut self,
-        f: Resource<FutureIncomingResponse>,
-    ) -> wasmtime::Result<Resource<Pollable>> {
-        latest_http::types::HostFutureIncomingResponse::subscribe(&mut self.http(), f)
-    }
-
-    fn drop(&mut self, f: Resource<FutureIncomingResponse>) -> wasmtime::Result<()> {
-        latest_http::types::HostFutureIncomingResponse::drop(&mut self.http(), f)
-    }
-}
+);
 
 impl wasi::http::outgoing_handler::Host for InstanceState {
     fn handle(

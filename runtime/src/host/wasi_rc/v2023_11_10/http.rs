@@ -1,21 +1,12 @@
 //! wasi:http/types and outgoing-handler: 0.2.0 minus `fields.has` and
 //! informational responses, with `future-trailers.get` one `result` shallower.
 
-use wasmtime::component::Resource;
 use wasmtime_wasi_http::p2::{HeaderError, HttpError};
-use wasmtime_wasi_http::WasiHttpView;
 
 use super::bindings::wasi;
-use crate::host::wasi_rc::{latest, latest_http};
-use crate::host::InstanceState;
-use latest::io::poll::Pollable;
-use latest::io::streams::{InputStream, OutputStream};
-use latest_http::types::{
-    Fields, FutureIncomingResponse, FutureTrailers, IncomingBody, IncomingRequest,
-    IncomingResponse, OutgoingBody, OutgoingRequest, OutgoingResponse, RequestOptions,
-    ResponseOutparam,
-};
-use wasi::http::types::{ErrorCode, Method, Scheme};
+use crate::host::wasi_rc::latest;
+use crate::host::wasi_rc::latest_http::types::RequestOptions;
+use wasi::http::types::ErrorCode;
 
 impl wasi::http::types::Host for InstanceState {
     fn http_error_code(
@@ -38,170 +29,195 @@ impl wasi::http::types::Host for InstanceState {
     }
 }
 
-impl wasi::http::types::HostFields for InstanceState {
-    fn new(&mut self) -> wasmtime::Result<Resource<Fields>> {
-        latest_http::types::HostFields::new(&mut self.http())
-    }
+shared_http_impls!(
+    wasi,
+    fields {
+        fn new(&mut self) -> wasmtime::Result<Resource<Fields>> {
+            latest_http::types::HostFields::new(&mut self.http())
+        }
 
-    fn from_list(
-        &mut self,
-        entries: Vec<(String, Vec<u8>)>,
-    ) -> Result<Resource<Fields>, HeaderError> {
-        latest_http::types::HostFields::from_list(&mut self.http(), entries)
-    }
+        fn from_list(
+            &mut self,
+            entries: Vec<(String, Vec<u8>)>,
+        ) -> Result<Resource<Fields>, HeaderError> {
+            latest_http::types::HostFields::from_list(&mut self.http(), entries)
+        }
 
-    fn get(&mut self, f: Resource<Fields>, name: String) -> wasmtime::Result<Vec<Vec<u8>>> {
-        latest_http::types::HostFields::get(&mut self.http(), f, name)
-    }
+        fn set(
+            &mut self,
+            f: Resource<Fields>,
+            name: String,
+            values: Vec<Vec<u8>>,
+        ) -> Result<(), HeaderError> {
+            latest_http::types::HostFields::set(&mut self.http(), f, name, values)
+        }
 
-    fn set(
-        &mut self,
-        f: Resource<Fields>,
-        name: String,
-        values: Vec<Vec<u8>>,
-    ) -> Result<(), HeaderError> {
-        latest_http::types::HostFields::set(&mut self.http(), f, name, values)
-    }
+        fn delete(&mut self, f: Resource<Fields>, name: String) -> Result<(), HeaderError> {
+            latest_http::types::HostFields::delete(&mut self.http(), f, name)
+        }
 
-    fn delete(&mut self, f: Resource<Fields>, name: String) -> Result<(), HeaderError> {
-        latest_http::types::HostFields::delete(&mut self.http(), f, name)
-    }
+        fn append(
+            &mut self,
+            f: Resource<Fields>,
+            name: String,
+            value: Vec<u8>,
+        ) -> Result<(), HeaderError> {
+            latest_http::types::HostFields::append(&mut self.http(), f, name, value)
+        }
+    },
+    outgoing_request {
+        fn new(
+            &mut self,
+            headers: Resource<Fields>,
+        ) -> wasmtime::Result<Resource<OutgoingRequest>> {
+            latest_http::types::HostOutgoingRequest::new(&mut self.http(), headers)
+        }
 
-    fn append(
-        &mut self,
-        f: Resource<Fields>,
-        name: String,
-        value: Vec<u8>,
-    ) -> Result<(), HeaderError> {
-        latest_http::types::HostFields::append(&mut self.http(), f, name, value)
-    }
+        fn body(
+            &mut self,
+            r: Resource<OutgoingRequest>,
+        ) -> wasmtime::Result<Result<Resource<OutgoingBody>, ()>> {
+            latest_http::types::HostOutgoingRequest::body(&mut self.http(), r)
+        }
 
-    fn entries(&mut self, f: Resource<Fields>) -> wasmtime::Result<Vec<(String, Vec<u8>)>> {
-        latest_http::types::HostFields::entries(&mut self.http(), f)
-    }
+        fn method(&mut self, r: Resource<OutgoingRequest>) -> wasmtime::Result<Method> {
+            Ok(latest_http::types::HostOutgoingRequest::method(&mut self.http(), r)?.into())
+        }
 
-    fn clone(&mut self, f: Resource<Fields>) -> wasmtime::Result<Resource<Fields>> {
-        latest_http::types::HostFields::clone(&mut self.http(), f)
-    }
+        fn set_method(
+            &mut self,
+            r: Resource<OutgoingRequest>,
+            m: Method,
+        ) -> wasmtime::Result<Result<(), ()>> {
+            latest_http::types::HostOutgoingRequest::set_method(&mut self.http(), r, m.into())
+        }
 
-    fn drop(&mut self, f: Resource<Fields>) -> wasmtime::Result<()> {
-        latest_http::types::HostFields::drop(&mut self.http(), f)
-    }
-}
+        fn path_with_query(
+            &mut self,
+            r: Resource<OutgoingRequest>,
+        ) -> wasmtime::Result<Option<String>> {
+            latest_http::types::HostOutgoingRequest::path_with_query(&mut self.http(), r)
+        }
 
-impl wasi::http::types::HostIncomingRequest for InstanceState {
-    fn method(&mut self, r: Resource<IncomingRequest>) -> wasmtime::Result<Method> {
-        Ok(latest_http::types::HostIncomingRequest::method(&mut self.http(), r)?.into())
-    }
+        fn set_path_with_query(
+            &mut self,
+            r: Resource<OutgoingRequest>,
+            path: Option<String>,
+        ) -> wasmtime::Result<Result<(), ()>> {
+            latest_http::types::HostOutgoingRequest::set_path_with_query(&mut self.http(), r, path)
+        }
 
-    fn path_with_query(
-        &mut self,
-        r: Resource<IncomingRequest>,
-    ) -> wasmtime::Result<Option<String>> {
-        latest_http::types::HostIncomingRequest::path_with_query(&mut self.http(), r)
-    }
+        fn scheme(&mut self, r: Resource<OutgoingRequest>) -> wasmtime::Result<Option<Scheme>> {
+            let scheme = latest_http::types::HostOutgoingRequest::scheme(&mut self.http(), r)?;
+            Ok(scheme.map(Into::into))
+        }
 
-    fn scheme(&mut self, r: Resource<IncomingRequest>) -> wasmtime::Result<Option<Scheme>> {
-        let scheme = latest_http::types::HostIncomingRequest::scheme(&mut self.http(), r)?;
-        Ok(scheme.map(Into::into))
-    }
+        fn set_scheme(
+            &mut self,
+            r: Resource<OutgoingRequest>,
+            scheme: Option<Scheme>,
+        ) -> wasmtime::Result<Result<(), ()>> {
+            latest_http::types::HostOutgoingRequest::set_scheme(
+                &mut self.http(),
+                r,
+                scheme.map(Into::into),
+            )
+        }
 
-    fn authority(&mut self, r: Resource<IncomingRequest>) -> wasmtime::Result<Option<String>> {
-        latest_http::types::HostIncomingRequest::authority(&mut self.http(), r)
-    }
+        fn authority(&mut self, r: Resource<OutgoingRequest>) -> wasmtime::Result<Option<String>> {
+            latest_http::types::HostOutgoingRequest::authority(&mut self.http(), r)
+        }
 
-    fn headers(&mut self, r: Resource<IncomingRequest>) -> wasmtime::Result<Resource<Fields>> {
-        latest_http::types::HostIncomingRequest::headers(&mut self.http(), r)
-    }
+        fn set_authority(
+            &mut self,
+            r: Resource<OutgoingRequest>,
+            authority: Option<String>,
+        ) -> wasmtime::Result<Result<(), ()>> {
+            latest_http::types::HostOutgoingRequest::set_authority(&mut self.http(), r, authority)
+        }
 
-    fn consume(
-        &mut self,
-        r: Resource<IncomingRequest>,
-    ) -> wasmtime::Result<Result<Resource<IncomingBody>, ()>> {
-        latest_http::types::HostIncomingRequest::consume(&mut self.http(), r)
-    }
+        fn headers(&mut self, r: Resource<OutgoingRequest>) -> wasmtime::Result<Resource<Fields>> {
+            latest_http::types::HostOutgoingRequest::headers(&mut self.http(), r)
+        }
+    },
+    response_outparam {
+        fn set(
+            &mut self,
+            out: Resource<ResponseOutparam>,
+            response: Result<Resource<OutgoingResponse>, ErrorCode>,
+        ) -> wasmtime::Result<()> {
+            let response = response.map_err(Into::into);
+            latest_http::types::HostResponseOutparam::set(&mut self.http(), out, response)
+        }
+    },
+    future_trailers {
+        fn get(
+            &mut self,
+            t: Resource<FutureTrailers>,
+        ) -> wasmtime::Result<Option<Result<Option<Resource<Fields>>, ErrorCode>>> {
+            match latest_http::types::HostFutureTrailers::get(&mut self.http(), t)? {
+                None => Ok(None),
+                Some(Ok(result)) => Ok(Some(result.map_err(Into::into))),
+                // This snapshot has no way to say "already taken".
+                Some(Err(())) => wasmtime::bail!("the trailers were already retrieved"),
+            }
+        }
+    },
+    outgoing_response {
+        fn new(
+            &mut self,
+            headers: Resource<Fields>,
+        ) -> wasmtime::Result<Resource<OutgoingResponse>> {
+            latest_http::types::HostOutgoingResponse::new(&mut self.http(), headers)
+        }
 
-    fn drop(&mut self, r: Resource<IncomingRequest>) -> wasmtime::Result<()> {
-        latest_http::types::HostIncomingRequest::drop(&mut self.http(), r)
-    }
-}
+        fn status_code(&mut self, r: Resource<OutgoingResponse>) -> wasmtime::Result<u16> {
+            latest_http::types::HostOutgoingResponse::status_code(&mut self.http(), r)
+        }
 
-impl wasi::http::types::HostOutgoingRequest for InstanceState {
-    fn new(&mut self, headers: Resource<Fields>) -> wasmtime::Result<Resource<OutgoingRequest>> {
-        latest_http::types::HostOutgoingRequest::new(&mut self.http(), headers)
-    }
+        fn set_status_code(
+            &mut self,
+            r: Resource<OutgoingResponse>,
+            status: u16,
+        ) -> wasmtime::Result<Result<(), ()>> {
+            latest_http::types::HostOutgoingResponse::set_status_code(&mut self.http(), r, status)
+        }
 
-    fn body(
-        &mut self,
-        r: Resource<OutgoingRequest>,
-    ) -> wasmtime::Result<Result<Resource<OutgoingBody>, ()>> {
-        latest_http::types::HostOutgoingRequest::body(&mut self.http(), r)
-    }
+        fn headers(
+            &mut self,
+            r: Resource<OutgoingResponse>,
+        ) -> wasmtime::Result<Resource<Fields>> {
+            latest_http::types::HostOutgoingResponse::headers(&mut self.http(), r)
+        }
 
-    fn method(&mut self, r: Resource<OutgoingRequest>) -> wasmtime::Result<Method> {
-        Ok(latest_http::types::HostOutgoingRequest::method(&mut self.http(), r)?.into())
+        fn body(
+            &mut self,
+            r: Resource<OutgoingResponse>,
+        ) -> wasmtime::Result<Result<Resource<OutgoingBody>, ()>> {
+            latest_http::types::HostOutgoingResponse::body(&mut self.http(), r)
+        }
+    },
+    outgoing_body {
+        fn finish(
+            &mut self,
+            b: Resource<OutgoingBody>,
+            trailers: Option<Resource<Fields>>,
+        ) -> Result<(), HttpError> {
+            latest_http::types::HostOutgoingBody::finish(&mut self.http(), b, trailers)
+        }
+    },
+    future_incoming_response {
+        fn get(
+            &mut self,
+            f: Resource<FutureIncomingResponse>,
+        ) -> wasmtime::Result<Option<Result<Result<Resource<IncomingResponse>, ErrorCode>, ()>>>
+        {
+            let response =
+                latest_http::types::HostFutureIncomingResponse::get(&mut self.http(), f)?;
+            Ok(response.map(|r| r.map(|r| r.map_err(Into::into))))
+        }
     }
-
-    fn set_method(
-        &mut self,
-        r: Resource<OutgoingRequest>,
-        m: Method,
-    ) -> wasmtime::Result<Result<(), ()>> {
-        latest_http::types::HostOutgoingRequest::set_method(&mut self.http(), r, m.into())
-    }
-
-    fn path_with_query(
-        &mut self,
-        r: Resource<OutgoingRequest>,
-    ) -> wasmtime::Result<Option<String>> {
-        latest_http::types::HostOutgoingRequest::path_with_query(&mut self.http(), r)
-    }
-
-    fn set_path_with_query(
-        &mut self,
-        r: Resource<OutgoingRequest>,
-        path: Option<String>,
-    ) -> wasmtime::Result<Result<(), ()>> {
-        latest_http::types::HostOutgoingRequest::set_path_with_query(&mut self.http(), r, path)
-    }
-
-    fn scheme(&mut self, r: Resource<OutgoingRequest>) -> wasmtime::Result<Option<Scheme>> {
-        let scheme = latest_http::types::HostOutgoingRequest::scheme(&mut self.http(), r)?;
-        Ok(scheme.map(Into::into))
-    }
-
-    fn set_scheme(
-        &mut self,
-        r: Resource<OutgoingRequest>,
-        scheme: Option<Scheme>,
-    ) -> wasmtime::Result<Result<(), ()>> {
-        latest_http::types::HostOutgoingRequest::set_scheme(
-            &mut self.http(),
-            r,
-            scheme.map(Into::into),
-        )
-    }
-
-    fn authority(&mut self, r: Resource<OutgoingRequest>) -> wasmtime::Result<Option<String>> {
-        latest_http::types::HostOutgoingRequest::authority(&mut self.http(), r)
-    }
-
-    fn set_authority(
-        &mut self,
-        r: Resource<OutgoingRequest>,
-        authority: Option<String>,
-    ) -> wasmtime::Result<Result<(), ()>> {
-        latest_http::types::HostOutgoingRequest::set_authority(&mut self.http(), r, authority)
-    }
-
-    fn headers(&mut self, r: Resource<OutgoingRequest>) -> wasmtime::Result<Resource<Fields>> {
-        latest_http::types::HostOutgoingRequest::headers(&mut self.http(), r)
-    }
-
-    fn drop(&mut self, r: Resource<OutgoingRequest>) -> wasmtime::Result<()> {
-        latest_http::types::HostOutgoingRequest::drop(&mut self.http(), r)
-    }
-}
+);
 
 /// Timeouts are `duration`s (nanoseconds) despite the `-ms` names, as in 0.2.
 impl wasi::http::types::HostRequestOptions for InstanceState {
@@ -253,156 +269,6 @@ impl wasi::http::types::HostRequestOptions for InstanceState {
 
     fn drop(&mut self, o: Resource<RequestOptions>) -> wasmtime::Result<()> {
         latest_http::types::HostRequestOptions::drop(&mut self.http(), o)
-    }
-}
-
-impl wasi::http::types::HostResponseOutparam for InstanceState {
-    fn set(
-        &mut self,
-        out: Resource<ResponseOutparam>,
-        response: Result<Resource<OutgoingResponse>, ErrorCode>,
-    ) -> wasmtime::Result<()> {
-        let response = response.map_err(Into::into);
-        latest_http::types::HostResponseOutparam::set(&mut self.http(), out, response)
-    }
-
-    fn drop(&mut self, out: Resource<ResponseOutparam>) -> wasmtime::Result<()> {
-        latest_http::types::HostResponseOutparam::drop(&mut self.http(), out)
-    }
-}
-
-impl wasi::http::types::HostIncomingResponse for InstanceState {
-    fn status(&mut self, r: Resource<IncomingResponse>) -> wasmtime::Result<u16> {
-        latest_http::types::HostIncomingResponse::status(&mut self.http(), r)
-    }
-
-    fn headers(&mut self, r: Resource<IncomingResponse>) -> wasmtime::Result<Resource<Fields>> {
-        latest_http::types::HostIncomingResponse::headers(&mut self.http(), r)
-    }
-
-    fn consume(
-        &mut self,
-        r: Resource<IncomingResponse>,
-    ) -> wasmtime::Result<Result<Resource<IncomingBody>, ()>> {
-        latest_http::types::HostIncomingResponse::consume(&mut self.http(), r)
-    }
-
-    fn drop(&mut self, r: Resource<IncomingResponse>) -> wasmtime::Result<()> {
-        latest_http::types::HostIncomingResponse::drop(&mut self.http(), r)
-    }
-}
-
-impl wasi::http::types::HostIncomingBody for InstanceState {
-    fn stream(
-        &mut self,
-        b: Resource<IncomingBody>,
-    ) -> wasmtime::Result<Result<Resource<InputStream>, ()>> {
-        latest_http::types::HostIncomingBody::stream(&mut self.http(), b)
-    }
-
-    fn finish(&mut self, b: Resource<IncomingBody>) -> wasmtime::Result<Resource<FutureTrailers>> {
-        latest_http::types::HostIncomingBody::finish(&mut self.http(), b)
-    }
-
-    fn drop(&mut self, b: Resource<IncomingBody>) -> wasmtime::Result<()> {
-        latest_http::types::HostIncomingBody::drop(&mut self.http(), b)
-    }
-}
-
-impl wasi::http::types::HostFutureTrailers for InstanceState {
-    fn subscribe(&mut self, t: Resource<FutureTrailers>) -> wasmtime::Result<Resource<Pollable>> {
-        latest_http::types::HostFutureTrailers::subscribe(&mut self.http(), t)
-    }
-
-    fn get(
-        &mut self,
-        t: Resource<FutureTrailers>,
-    ) -> wasmtime::Result<Option<Result<Option<Resource<Fields>>, ErrorCode>>> {
-        match latest_http::types::HostFutureTrailers::get(&mut self.http(), t)? {
-            None => Ok(None),
-            Some(Ok(result)) => Ok(Some(result.map_err(Into::into))),
-            // This snapshot has no way to say "already taken".
-            Some(Err(())) => wasmtime::bail!("the trailers were already retrieved"),
-        }
-    }
-
-    fn drop(&mut self, t: Resource<FutureTrailers>) -> wasmtime::Result<()> {
-        latest_http::types::HostFutureTrailers::drop(&mut self.http(), t)
-    }
-}
-
-impl wasi::http::types::HostOutgoingResponse for InstanceState {
-    fn new(&mut self, headers: Resource<Fields>) -> wasmtime::Result<Resource<OutgoingResponse>> {
-        latest_http::types::HostOutgoingResponse::new(&mut self.http(), headers)
-    }
-
-    fn status_code(&mut self, r: Resource<OutgoingResponse>) -> wasmtime::Result<u16> {
-        latest_http::types::HostOutgoingResponse::status_code(&mut self.http(), r)
-    }
-
-    fn set_status_code(
-        &mut self,
-        r: Resource<OutgoingResponse>,
-        status: u16,
-    ) -> wasmtime::Result<Result<(), ()>> {
-        latest_http::types::HostOutgoingResponse::set_status_code(&mut self.http(), r, status)
-    }
-
-    fn headers(&mut self, r: Resource<OutgoingResponse>) -> wasmtime::Result<Resource<Fields>> {
-        latest_http::types::HostOutgoingResponse::headers(&mut self.http(), r)
-    }
-
-    fn body(
-        &mut self,
-        r: Resource<OutgoingResponse>,
-    ) -> wasmtime::Result<Result<Resource<OutgoingBody>, ()>> {
-        latest_http::types::HostOutgoingResponse::body(&mut self.http(), r)
-    }
-
-    fn drop(&mut self, r: Resource<OutgoingResponse>) -> wasmtime::Result<()> {
-        latest_http::types::HostOutgoingResponse::drop(&mut self.http(), r)
-    }
-}
-
-impl wasi::http::types::HostOutgoingBody for InstanceState {
-    fn write(
-        &mut self,
-        b: Resource<OutgoingBody>,
-    ) -> wasmtime::Result<Result<Resource<OutputStream>, ()>> {
-        latest_http::types::HostOutgoingBody::write(&mut self.http(), b)
-    }
-
-    fn finish(
-        &mut self,
-        b: Resource<OutgoingBody>,
-        trailers: Option<Resource<Fields>>,
-    ) -> Result<(), HttpError> {
-        latest_http::types::HostOutgoingBody::finish(&mut self.http(), b, trailers)
-    }
-
-    fn drop(&mut self, b: Resource<OutgoingBody>) -> wasmtime::Result<()> {
-        latest_http::types::HostOutgoingBody::drop(&mut self.http(), b)
-    }
-}
-
-impl wasi::http::types::HostFutureIncomingResponse for InstanceState {
-    fn subscribe(
-        &mut self,
-        f: Resource<FutureIncomingResponse>,
-    ) -> wasmtime::Result<Resource<Pollable>> {
-        latest_http::types::HostFutureIncomingResponse::subscribe(&mut self.http(), f)
-    }
-
-    fn get(
-        &mut self,
-        f: Resource<FutureIncomingResponse>,
-    ) -> wasmtime::Result<Option<Result<Result<Resource<IncomingResponse>, ErrorCode>, ()>>> {
-        let response = latest_http::types::HostFutureIncomingResponse::get(&mut self.http(), f)?;
-        Ok(response.map(|r| r.map(|r| r.map_err(Into::into))))
-    }
-
-    fn drop(&mut self, f: Resource<FutureIncomingResponse>) -> wasmtime::Result<()> {
-        latest_http::types::HostFutureIncomingResponse::drop(&mut self.http(), f)
     }
 }
 

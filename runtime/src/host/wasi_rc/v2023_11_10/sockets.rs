@@ -1,25 +1,74 @@
 //! wasi:sockets: the same shape as 0.2.0 except `ipv6-only`, which 0.2
 //! dropped (its getters and setters answer `not-supported`).
 
-use wasmtime::component::Resource;
-use wasmtime_wasi::p2::SocketError;
-use wasmtime_wasi::sockets::WasiSocketsView as _;
-
 use super::bindings::wasi;
-use crate::host::wasi_rc::latest;
-use crate::host::InstanceState;
-use latest::io::poll::Pollable;
-use latest::io::streams::{InputStream, OutputStream};
-use latest::sockets::ip_name_lookup::ResolveAddressStream;
-use latest::sockets::network::ErrorCode::NotSupported;
-use latest::sockets::tcp::TcpSocket;
 use latest::sockets::udp::{IncomingDatagramStream, OutgoingDatagramStream, UdpSocket};
-use wasi::sockets::network::{IpAddress, IpAddressFamily, IpSocketAddress};
 use wasi::sockets::udp::{IncomingDatagram, OutgoingDatagram};
 
-type SocketResult<T> = Result<T, SocketError>;
+shared_socket_impls!(
+    wasi,
+    tcp {
+        fn is_listening(&mut self, s: Resource<TcpSocket>) -> wasmtime::Result<bool> {
+            LatestTcp::is_listening(&mut self.sockets(), s)
+        }
 
-shared_socket_impls!(wasi);
+        fn keep_alive_enabled(&mut self, s: Resource<TcpSocket>) -> SocketResult<bool> {
+            LatestTcp::keep_alive_enabled(&mut self.sockets(), s)
+        }
+
+        fn set_keep_alive_enabled(
+            &mut self,
+            s: Resource<TcpSocket>,
+            value: bool,
+        ) -> SocketResult<()> {
+            LatestTcp::set_keep_alive_enabled(&mut self.sockets(), s, value)
+        }
+
+        fn keep_alive_idle_time(&mut self, s: Resource<TcpSocket>) -> SocketResult<u64> {
+            LatestTcp::keep_alive_idle_time(&mut self.sockets(), s)
+        }
+
+        fn set_keep_alive_idle_time(
+            &mut self,
+            s: Resource<TcpSocket>,
+            value: u64,
+        ) -> SocketResult<()> {
+            LatestTcp::set_keep_alive_idle_time(&mut self.sockets(), s, value)
+        }
+
+        fn keep_alive_interval(&mut self, s: Resource<TcpSocket>) -> SocketResult<u64> {
+            LatestTcp::keep_alive_interval(&mut self.sockets(), s)
+        }
+
+        fn set_keep_alive_interval(
+            &mut self,
+            s: Resource<TcpSocket>,
+            value: u64,
+        ) -> SocketResult<()> {
+            LatestTcp::set_keep_alive_interval(&mut self.sockets(), s, value)
+        }
+
+        fn keep_alive_count(&mut self, s: Resource<TcpSocket>) -> SocketResult<u32> {
+            LatestTcp::keep_alive_count(&mut self.sockets(), s)
+        }
+
+        fn set_keep_alive_count(
+            &mut self,
+            s: Resource<TcpSocket>,
+            value: u32,
+        ) -> SocketResult<()> {
+            LatestTcp::set_keep_alive_count(&mut self.sockets(), s, value)
+        }
+
+        fn hop_limit(&mut self, s: Resource<TcpSocket>) -> SocketResult<u8> {
+            LatestTcp::hop_limit(&mut self.sockets(), s)
+        }
+
+        fn set_hop_limit(&mut self, s: Resource<TcpSocket>, value: u8) -> SocketResult<()> {
+            LatestTcp::set_hop_limit(&mut self.sockets(), s, value)
+        }
+    }
+);
 
 convert! {
     struct latest::sockets::udp::IncomingDatagram => IncomingDatagram {
@@ -33,15 +82,6 @@ impl From<OutgoingDatagram> for latest::sockets::udp::OutgoingDatagram {
             data: d.data,
             remote_address: d.remote_address.map(Into::into),
         }
-    }
-}
-
-impl wasi::sockets::network::Host for InstanceState {
-    fn convert_error_code(
-        &mut self,
-        err: SocketError,
-    ) -> wasmtime::Result<wasi::sockets::network::ErrorCode> {
-        Ok(err.downcast()?.into())
     }
 }
 
@@ -59,193 +99,6 @@ impl wasi::sockets::ip_name_lookup::Host for InstanceState {
     }
 }
 
-impl wasi::sockets::ip_name_lookup::HostResolveAddressStream for InstanceState {
-    fn resolve_next_address(
-        &mut self,
-        s: Resource<ResolveAddressStream>,
-    ) -> SocketResult<Option<IpAddress>> {
-        let addr = latest::sockets::ip_name_lookup::HostResolveAddressStream::resolve_next_address(
-            &mut self.sockets(),
-            s,
-        )?;
-        Ok(addr.map(Into::into))
-    }
-
-    fn subscribe(
-        &mut self,
-        s: Resource<ResolveAddressStream>,
-    ) -> wasmtime::Result<Resource<Pollable>> {
-        latest::sockets::ip_name_lookup::HostResolveAddressStream::subscribe(&mut self.sockets(), s)
-    }
-
-    fn drop(&mut self, s: Resource<ResolveAddressStream>) -> wasmtime::Result<()> {
-        latest::sockets::ip_name_lookup::HostResolveAddressStream::drop(&mut self.sockets(), s)
-    }
-}
-
-impl wasi::sockets::tcp::Host for InstanceState {}
-
-impl wasi::sockets::tcp::HostTcpSocket for InstanceState {
-    async fn start_bind(
-        &mut self,
-        s: Resource<TcpSocket>,
-        network: Resource<Network>,
-        local: IpSocketAddress,
-    ) -> SocketResult<()> {
-        latest::sockets::tcp::HostTcpSocket::start_bind(
-            &mut self.sockets(),
-            s,
-            network,
-            local.into(),
-        )
-        .await
-    }
-
-    fn finish_bind(&mut self, s: Resource<TcpSocket>) -> SocketResult<()> {
-        latest::sockets::tcp::HostTcpSocket::finish_bind(&mut self.sockets(), s)
-    }
-
-    fn start_connect(
-        &mut self,
-        s: Resource<TcpSocket>,
-        network: Resource<Network>,
-        remote: IpSocketAddress,
-    ) -> SocketResult<()> {
-        latest::sockets::tcp::HostTcpSocket::start_connect(
-            &mut self.sockets(),
-            s,
-            network,
-            remote.into(),
-        )
-    }
-
-    fn finish_connect(
-        &mut self,
-        s: Resource<TcpSocket>,
-    ) -> SocketResult<(Resource<InputStream>, Resource<OutputStream>)> {
-        latest::sockets::tcp::HostTcpSocket::finish_connect(&mut self.sockets(), s)
-    }
-
-    async fn start_listen(&mut self, s: Resource<TcpSocket>) -> SocketResult<()> {
-        latest::sockets::tcp::HostTcpSocket::start_listen(&mut self.sockets(), s).await
-    }
-
-    fn finish_listen(&mut self, s: Resource<TcpSocket>) -> SocketResult<()> {
-        latest::sockets::tcp::HostTcpSocket::finish_listen(&mut self.sockets(), s)
-    }
-
-    fn accept(
-        &mut self,
-        s: Resource<TcpSocket>,
-    ) -> SocketResult<(
-        Resource<TcpSocket>,
-        Resource<InputStream>,
-        Resource<OutputStream>,
-    )> {
-        latest::sockets::tcp::HostTcpSocket::accept(&mut self.sockets(), s)
-    }
-
-    fn local_address(&mut self, s: Resource<TcpSocket>) -> SocketResult<IpSocketAddress> {
-        Ok(latest::sockets::tcp::HostTcpSocket::local_address(&mut self.sockets(), s)?.into())
-    }
-
-    fn remote_address(&mut self, s: Resource<TcpSocket>) -> SocketResult<IpSocketAddress> {
-        Ok(latest::sockets::tcp::HostTcpSocket::remote_address(&mut self.sockets(), s)?.into())
-    }
-
-    fn is_listening(&mut self, s: Resource<TcpSocket>) -> wasmtime::Result<bool> {
-        latest::sockets::tcp::HostTcpSocket::is_listening(&mut self.sockets(), s)
-    }
-
-    fn address_family(&mut self, s: Resource<TcpSocket>) -> wasmtime::Result<IpAddressFamily> {
-        Ok(latest::sockets::tcp::HostTcpSocket::address_family(&mut self.sockets(), s)?.into())
-    }
-
-    fn ipv6_only(&mut self, _s: Resource<TcpSocket>) -> SocketResult<bool> {
-        Err(NotSupported.into())
-    }
-
-    fn set_ipv6_only(&mut self, _s: Resource<TcpSocket>, _value: bool) -> SocketResult<()> {
-        Err(NotSupported.into())
-    }
-
-    fn set_listen_backlog_size(&mut self, s: Resource<TcpSocket>, value: u64) -> SocketResult<()> {
-        latest::sockets::tcp::HostTcpSocket::set_listen_backlog_size(&mut self.sockets(), s, value)
-    }
-
-    fn keep_alive_enabled(&mut self, s: Resource<TcpSocket>) -> SocketResult<bool> {
-        latest::sockets::tcp::HostTcpSocket::keep_alive_enabled(&mut self.sockets(), s)
-    }
-
-    fn set_keep_alive_enabled(&mut self, s: Resource<TcpSocket>, value: bool) -> SocketResult<()> {
-        latest::sockets::tcp::HostTcpSocket::set_keep_alive_enabled(&mut self.sockets(), s, value)
-    }
-
-    fn keep_alive_idle_time(&mut self, s: Resource<TcpSocket>) -> SocketResult<u64> {
-        latest::sockets::tcp::HostTcpSocket::keep_alive_idle_time(&mut self.sockets(), s)
-    }
-
-    fn set_keep_alive_idle_time(&mut self, s: Resource<TcpSocket>, value: u64) -> SocketResult<()> {
-        latest::sockets::tcp::HostTcpSocket::set_keep_alive_idle_time(&mut self.sockets(), s, value)
-    }
-
-    fn keep_alive_interval(&mut self, s: Resource<TcpSocket>) -> SocketResult<u64> {
-        latest::sockets::tcp::HostTcpSocket::keep_alive_interval(&mut self.sockets(), s)
-    }
-
-    fn set_keep_alive_interval(&mut self, s: Resource<TcpSocket>, value: u64) -> SocketResult<()> {
-        latest::sockets::tcp::HostTcpSocket::set_keep_alive_interval(&mut self.sockets(), s, value)
-    }
-
-    fn keep_alive_count(&mut self, s: Resource<TcpSocket>) -> SocketResult<u32> {
-        latest::sockets::tcp::HostTcpSocket::keep_alive_count(&mut self.sockets(), s)
-    }
-
-    fn set_keep_alive_count(&mut self, s: Resource<TcpSocket>, value: u32) -> SocketResult<()> {
-        latest::sockets::tcp::HostTcpSocket::set_keep_alive_count(&mut self.sockets(), s, value)
-    }
-
-    fn hop_limit(&mut self, s: Resource<TcpSocket>) -> SocketResult<u8> {
-        latest::sockets::tcp::HostTcpSocket::hop_limit(&mut self.sockets(), s)
-    }
-
-    fn set_hop_limit(&mut self, s: Resource<TcpSocket>, value: u8) -> SocketResult<()> {
-        latest::sockets::tcp::HostTcpSocket::set_hop_limit(&mut self.sockets(), s, value)
-    }
-
-    fn receive_buffer_size(&mut self, s: Resource<TcpSocket>) -> SocketResult<u64> {
-        latest::sockets::tcp::HostTcpSocket::receive_buffer_size(&mut self.sockets(), s)
-    }
-
-    fn set_receive_buffer_size(&mut self, s: Resource<TcpSocket>, value: u64) -> SocketResult<()> {
-        latest::sockets::tcp::HostTcpSocket::set_receive_buffer_size(&mut self.sockets(), s, value)
-    }
-
-    fn send_buffer_size(&mut self, s: Resource<TcpSocket>) -> SocketResult<u64> {
-        latest::sockets::tcp::HostTcpSocket::send_buffer_size(&mut self.sockets(), s)
-    }
-
-    fn set_send_buffer_size(&mut self, s: Resource<TcpSocket>, value: u64) -> SocketResult<()> {
-        latest::sockets::tcp::HostTcpSocket::set_send_buffer_size(&mut self.sockets(), s, value)
-    }
-
-    fn subscribe(&mut self, s: Resource<TcpSocket>) -> wasmtime::Result<Resource<Pollable>> {
-        latest::sockets::tcp::HostTcpSocket::subscribe(&mut self.sockets(), s)
-    }
-
-    fn shutdown(
-        &mut self,
-        s: Resource<TcpSocket>,
-        how: wasi::sockets::tcp::ShutdownType,
-    ) -> SocketResult<()> {
-        latest::sockets::tcp::HostTcpSocket::shutdown(&mut self.sockets(), s, how.into())
-    }
-
-    fn drop(&mut self, s: Resource<TcpSocket>) -> wasmtime::Result<()> {
-        latest::sockets::tcp::HostTcpSocket::drop(&mut self.sockets(), s)
-    }
-}
-
 impl wasi::sockets::udp_create_socket::Host for InstanceState {
     async fn create_udp_socket(
         &mut self,
@@ -258,8 +111,6 @@ impl wasi::sockets::udp_create_socket::Host for InstanceState {
         .await
     }
 }
-
-impl wasi::sockets::udp::Host for InstanceState {}
 
 impl wasi::sockets::udp::HostUdpSocket for InstanceState {
     async fn start_bind(
