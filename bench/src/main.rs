@@ -72,19 +72,42 @@ fn main() -> Result<()> {
     // `spinkube-bench http`: only the throughput table. One app given on the command line, or
     // the Rust and Python hellos, p2 and p3.
     let only_http = args.get(1).map(String::as_str) == Some("http");
-    let apps: Vec<(String, PathBuf)> = match args.get(1).filter(|_| !only_http) {
-        Some(a) => vec![(a.clone(), PathBuf::from(a))],
+    let apps: Vec<BenchApp> = match args.get(1).filter(|_| !only_http) {
+        Some(a) => vec![BenchApp {
+            label: a.clone(),
+            dir: PathBuf::from(a),
+            flags: Vec::new(),
+        }],
         None => [
-            ("rust-http (p2)", "examples/rust-http"),
-            ("rust-p3-http (p3, reused)", "examples/rust-p3-http"),
-            ("python-http (p2)", "examples/python-http"),
-            ("python-p3-http (p3, reused)", "examples/python-p3-http"),
+            ("rust-http (p2)", "examples/rust-http", None),
+            (
+                "rust-http (p2, memset reset)",
+                "examples/rust-http",
+                Some("--disable-pagemap-scan"),
+            ),
+            ("rust-p3-http (p3, reused)", "examples/rust-p3-http", None),
+            ("python-http (p2)", "examples/python-http", None),
+            (
+                "python-http (p2, memset reset)",
+                "examples/python-http",
+                Some("--disable-pagemap-scan"),
+            ),
+            (
+                "python-p3-http (p3, reused)",
+                "examples/python-p3-http",
+                None,
+            ),
+            ("js-http (p2)", "examples/js-http", None),
         ]
         .into_iter()
-        .map(|(label, dir)| (label.to_string(), root.join(dir)))
+        .map(|(label, dir, flag)| BenchApp {
+            label: label.to_string(),
+            dir: root.join(dir),
+            flags: flag.into_iter().map(str::to_string).collect(),
+        })
         .collect(),
     };
-    let app = apps[0].1.clone();
+    let app = apps[0].dir.clone();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -128,11 +151,18 @@ fn main() -> Result<()> {
     Ok(())
 }
 
+/// One row of the HTTP table: an app and the `spinkube up` flags it runs with.
+struct BenchApp {
+    label: String,
+    dir: PathBuf,
+    flags: Vec<String>,
+}
+
 /// Each app's hello under load next to a native hyper server, in one table.
 fn http_throughput(
     rt: &tokio::runtime::Runtime,
     spinkube: &Path,
-    apps: &[(String, PathBuf)],
+    apps: &[BenchApp],
     cache: &Path,
 ) -> Result<()> {
     println!("# HTTP throughput: {CONNECTIONS} keep-alive connections, {MEASURE:?} each, loopback");
@@ -142,27 +172,29 @@ fn http_throughput(
         load(addr).await
     })?;
     println!(
-        "{:<40} {:>10} {:>10} {:>10} {:>8} {:>10}",
-        "server", "req/s", "p50", "p99", "/native", "CPU/req"
+        "{:<44} {:>10} {:>10} {:>10} {:>8} {:>10} {:>10}",
+        "server", "req/s", "p50", "p99", "/native", "CPU/req", "peak RSS"
     );
     native.print_row("native hyper hello-world", None, None);
-    for (label, dir) in apps {
-        let (mut child, addr) = start_spinkube(spinkube, dir, cache)?;
+    for app in apps {
+        let (mut child, addr) = start_spinkube(spinkube, &app.dir, cache, &app.flags)?;
         let cpu_before = process_cpu(child.id());
         let spin = rt.block_on(load(addr));
         let cpu = process_cpu(child.id())
             .zip(cpu_before)
             .map(|(after, before)| after.saturating_sub(before));
+        let rss = peak_rss_mib(child.id());
         let _ = child.kill();
         let _ = child.wait();
         let spin = spin?;
         // The load generator shares the cores; this is the server's own cost per request.
         let cpu_per_request =
             cpu.map(|cpu| cpu.as_secs_f64() * 1e6 / (spin.rps * (WARMUP + MEASURE).as_secs_f64()));
-        spin.print_row(
-            &format!("spinkube {label}"),
+        spin.print_row_with_rss(
+            &format!("spinkube {}", app.label),
             Some(spin.rps / native.rps),
             cpu_per_request,
+            rss,
         );
     }
 
@@ -309,10 +341,22 @@ impl Figures {
 
     /// A throughput table row; `ratio` to native and `cpu_us` per request when known.
     fn print_row(&self, name: &str, ratio: Option<f64>, cpu_us: Option<f64>) {
+        self.print_row_with_rss(name, ratio, cpu_us, None);
+    }
+
+    /// The row plus the server's peak resident memory, in MiB.
+    fn print_row_with_rss(
+        &self,
+        name: &str,
+        ratio: Option<f64>,
+        cpu_us: Option<f64>,
+        rss_mib: Option<u64>,
+    ) {
         let ratio = ratio.map_or(String::new(), |r| format!("{:.1}%", 100.0 * r));
         let cpu = cpu_us.map_or(String::new(), |c| format!("{c:.0}us"));
+        let rss = rss_mib.map_or(String::new(), |m| format!("{m} MiB"));
         println!(
-            "{name:<40} {:>10.0} {:>8.2}ms {:>8.2}ms {ratio:>8} {cpu:>10}",
+            "{name:<44} {:>10.0} {:>8.2}ms {:>8.2}ms {ratio:>8} {cpu:>10} {rss:>10}",
             self.rps,
             ms(self.p50),
             ms(self.p99)
@@ -474,10 +518,16 @@ fn figures(mut all: Vec<Duration>) -> Result<Figures> {
     })
 }
 
-fn start_spinkube(bin: &Path, app: &Path, cache: &Path) -> Result<(Child, SocketAddr)> {
+fn start_spinkube(
+    bin: &Path,
+    app: &Path,
+    cache: &Path,
+    flags: &[String],
+) -> Result<(Child, SocketAddr)> {
     let mut child = Command::new(bin)
         .args(["up", "-q", "--listen", "127.0.0.1:0", "-f"])
         .arg(app)
+        .args(flags)
         // Key-value data of apps with a default store stays out of the source tree.
         .arg("--state-dir")
         .arg(cache.join("state"))
@@ -544,6 +594,20 @@ fn cold_start(
     let _ = child.kill();
     let _ = child.wait();
     result
+}
+
+/// A process's peak resident memory (VmHWM), from /proc.
+fn peak_rss_mib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib / 1024)
 }
 
 /// User + system CPU time of a process, from /proc.

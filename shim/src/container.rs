@@ -69,6 +69,7 @@ fn write_termination_message(message: &str) {
 pub fn engine_config(max_instance_memory: Option<usize>) -> EngineConfig {
     EngineConfig {
         pooling: true,
+        pagemap_scan: true,
         cache_dir: None,
         max_instance_memory,
         execution_timeout: None,

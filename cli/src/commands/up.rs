@@ -119,6 +119,11 @@ pub struct UpArgs {
     #[arg(long)]
     pub disable_pooling: bool,
 
+    /// Reset pooled instance memory with memset instead of the kernel's PAGEMAP_SCAN (which
+    /// resets only the pages a request dirtied; used on Linux 6.7+ when available)
+    #[arg(long)]
+    pub disable_pagemap_scan: bool,
+
     /// Do not read or write the compiled-component cache
     #[arg(long)]
     pub disable_cache: bool,
@@ -174,6 +179,7 @@ async fn up(args: UpArgs) -> Result<()> {
             },
             engine: EngineConfig {
                 pooling: !args.disable_pooling,
+                pagemap_scan: !args.disable_pagemap_scan,
                 cache_dir: if args.disable_cache {
                     None
                 } else {

@@ -22,8 +22,35 @@ pub use componentize::{check_complete, classify, needs_async, WasmKind, NOT_WASM
 pub use limits::{HasLimiter, MemoryLimiter};
 pub use wasi_rc_forward::FORWARDED_RC_HANDLER;
 
-/// Bytes of each pooled memory, table and stack reset in place between instances.
+/// Bytes of each pooled memory, table and stack reset in place between instances, when the
+/// kernel cannot say which pages an instance touched: the first pages are zeroed with memset.
 const KEEP_RESIDENT: usize = 64 << 10;
+/// The same with `PAGEMAP_SCAN` (Linux 6.7+): only the pages an instance dirtied are reset, and
+/// they stay mapped, so a big guest (Python touches megabytes) neither faults them back in nor
+/// pays for an madvise on every request.
+const KEEP_RESIDENT_SCANNED: usize = 64 << 20;
+
+/// How instances get their memory, best first: [`SpinEngine::build`] falls back down the list
+/// when the host refuses one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Allocation {
+    /// Pooled slots reset through `PAGEMAP_SCAN`.
+    PoolingScanned,
+    /// Pooled slots reset with memset and madvise.
+    Pooling,
+    /// Fresh mappings per instance (hosts with little virtual memory).
+    OnDemand,
+}
+
+impl Allocation {
+    fn fallback(self) -> Option<Allocation> {
+        match self {
+            Allocation::PoolingScanned => Some(Allocation::Pooling),
+            Allocation::Pooling => Some(Allocation::OnDemand),
+            Allocation::OnDemand => None,
+        }
+    }
+}
 
 /// How often the epoch advances; the granularity of guest timeouts and yields.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -32,6 +59,9 @@ const EPOCH_TICK: Duration = Duration::from_millis(10);
 pub struct EngineConfig {
     /// Pooling allocator (fast instantiation); off for hosts with little virtual memory.
     pub pooling: bool,
+    /// With pooling, reset each slot through the kernel's `PAGEMAP_SCAN` where it has it
+    /// (Linux 6.7+; falls back to memset without it).
+    pub pagemap_scan: bool,
     /// Where compiled components are kept between runs; `None` disables the cache.
     pub cache_dir: Option<PathBuf>,
     /// Largest linear memory one instance may grow to, in bytes.
@@ -46,6 +76,7 @@ impl Default for EngineConfig {
     fn default() -> Self {
         Self {
             pooling: true,
+            pagemap_scan: true,
             cache_dir: default_cache_dir(),
             max_instance_memory: None,
             execution_timeout: None,
@@ -86,14 +117,31 @@ impl SpinEngine {
     }
 
     fn build(config: EngineConfig, concurrent: bool) -> Result<Self> {
-        let engine = match build_engine(&config, config.pooling, concurrent) {
-            Ok(engine) => engine,
-            Err(e) if config.pooling => {
-                // Pooling reserves a lot of virtual memory up front; fall back rather than fail.
-                tracing::warn!("pooling allocator unavailable ({e:#}); using on-demand allocation");
-                build_engine(&config, false, concurrent)?
+        let mut allocation = match (config.pooling, config.pagemap_scan) {
+            (true, true) => Allocation::PoolingScanned,
+            (true, false) => Allocation::Pooling,
+            (false, _) => Allocation::OnDemand,
+        };
+        let engine = loop {
+            match build_engine(&config, allocation, concurrent) {
+                Ok(engine) => break engine,
+                Err(e) => {
+                    let Some(next) = allocation.fallback() else {
+                        return Err(e);
+                    };
+                    // Pooling reserves a lot of virtual memory up front, and PAGEMAP_SCAN needs
+                    // a recent kernel: fall back rather than fail.
+                    match allocation {
+                        Allocation::PoolingScanned => tracing::debug!(
+                            "PAGEMAP_SCAN unavailable ({e:#}); pooled memory is reset with memset"
+                        ),
+                        _ => tracing::warn!(
+                            "pooling allocator unavailable ({e:#}); using on-demand allocation"
+                        ),
+                    }
+                    allocation = next;
+                }
             }
-            Err(e) => return Err(e),
         };
         let cache = config
             .cache_dir
@@ -279,9 +327,10 @@ fn compat_key(engine: &wasmtime::Engine) -> u64 {
 
 fn build_engine(
     config: &EngineConfig,
-    pooling: bool,
+    allocation: Allocation,
     concurrent: bool,
 ) -> Result<wasmtime::Engine> {
+    let pooling = allocation != Allocation::OnDemand;
     let mut c = wasmtime::Config::new();
     c.wasm_component_model(true).epoch_interruption(true);
     // Component-model async's bookkeeping costs every call: on only where p3 guests run.
@@ -300,11 +349,18 @@ fn build_engine(
             .total_tables(4_000)
             .total_core_instances(4_000)
             .max_core_instance_size(16 << 20)
-            // Zero the first pages of a slot with memset instead of madvise: madvise
-            // flushes TLBs on every core and dominated per-request cost.
-            .linear_memory_keep_resident(KEEP_RESIDENT)
-            .table_keep_resident(KEEP_RESIDENT)
             .async_stack_keep_resident(KEEP_RESIDENT);
+        // Reset memory in place instead of madvise: madvise flushes TLBs on every core and
+        // dominated per-request cost.
+        let keep = match allocation {
+            Allocation::PoolingScanned => {
+                p.pagemap_scan(wasmtime::Enabled::Yes);
+                KEEP_RESIDENT_SCANNED
+            }
+            _ => KEEP_RESIDENT,
+        };
+        p.linear_memory_keep_resident(keep)
+            .table_keep_resident(keep);
         if let Some(max) = config.max_instance_memory {
             p.max_memory_size(max);
         }
@@ -335,4 +391,40 @@ fn spawn_epoch_ticker(engine: &wasmtime::Engine) {
             }
         })
         .ok();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allocation_falls_back_from_scanned_pooling_to_memset_pooling_to_on_demand() {
+        let mut order = vec![Allocation::PoolingScanned];
+        while let Some(next) = order.last().unwrap().fallback() {
+            order.push(next);
+        }
+        assert_eq!(
+            order,
+            [
+                Allocation::PoolingScanned,
+                Allocation::Pooling,
+                Allocation::OnDemand
+            ]
+        );
+    }
+
+    #[test]
+    fn an_engine_builds_with_and_without_pagemap_scan() {
+        for pagemap_scan in [true, false] {
+            let config = EngineConfig {
+                cache_dir: None,
+                pagemap_scan,
+                ..Default::default()
+            };
+            let engine = SpinEngine::new(config).expect("engine");
+            engine
+                .load_component(b"(component)")
+                .expect("a component loads");
+        }
+    }
 }
