@@ -1,3 +1,5 @@
+#![warn(missing_docs)]
+
 //! spin-operator: reconciles `SpinApp` and `SpinAppExecutor` (group `core.spinkube.dev`).
 
 pub mod admission;

@@ -6,9 +6,13 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+/// Retry delays: `first` after one failure, doubling per failure up to `max` (5 s and 300 s by
+/// default).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RetryPolicy {
+    /// Delay after the first failure.
     pub first: Duration,
+    /// Longest delay.
     pub max: Duration,
 }
 
@@ -39,6 +43,7 @@ pub struct Backoff {
 }
 
 impl Backoff {
+    /// No failures recorded yet; delays follow `policy`.
     pub fn new(policy: RetryPolicy) -> Backoff {
         Backoff {
             policy,

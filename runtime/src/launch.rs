@@ -24,8 +24,10 @@ use crate::services::{self, ServiceOptions};
 /// period, so a drained pod exits on its own before it is killed.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(25);
 
+/// How to build an app (`spinkube up` flags, or the shim's settings).
 #[derive(Debug, Clone)]
 pub struct LaunchOptions {
+    /// Runtime config, state dir and variables.
     pub services: ServiceOptions,
     /// `max_instance_memory` unset here falls back to the runtime config's.
     pub engine: EngineConfig,
@@ -36,8 +38,11 @@ pub struct LaunchOptions {
 /// Where the HTTP trigger serves: a bound listener (see [`server::bind`]), TLS when configured,
 /// and the limits it puts on clients.
 pub struct HttpListener {
+    /// The bound TCP listener.
     pub listener: TcpListener,
+    /// TLS acceptor (see [`server::tls_acceptor`]); `None` serves plain HTTP.
     pub tls: Option<TlsAcceptor>,
+    /// Connection and request limits.
     pub limits: ServerLimits,
 }
 

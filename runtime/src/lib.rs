@@ -1,3 +1,5 @@
+#![warn(missing_docs)]
+
 //! The SpinKube runtime: Spin app model, wasmtime engine, host APIs and triggers.
 //! Shared by `spinkube up` and the containerd shim.
 

@@ -18,6 +18,7 @@ use crate::variables::{providers_from_config, Resolver};
 /// SQLite's name for a database that lives only in memory.
 const IN_MEMORY: &str = ":memory:";
 
+/// Where an app's backends are configured (`spinkube up` flags or the shim's environment).
 #[derive(Debug, Default, Clone)]
 pub struct ServiceOptions {
     /// `--runtime-config-file`.
@@ -35,8 +36,11 @@ pub struct ServiceOptions {
 
 /// The backends of one app, opened and checked.
 pub struct Opened {
+    /// Services shared by every component instance.
     pub services: Arc<AppServices>,
+    /// The runtime config in effect (parsed file, or Spin's defaults).
     pub runtime_config: RuntimeConfig,
+    /// The state dir used for `default` stores, if any (`<app dir>/.spin` unless overridden).
     pub state_dir: Option<PathBuf>,
 }
 

@@ -11,9 +11,13 @@ use serde::de::DeserializeOwned;
 
 use crate::api::{SpinApp, SpinAppExecutor};
 
+/// Webhook path of SpinApp defaulting (same as the Go spin-operator's).
 pub const MUTATE_SPINAPP: &str = "/mutate-core-spinkube-dev-v1alpha1-spinapp";
+/// Webhook path of SpinApp validation (same as the Go spin-operator's).
 pub const VALIDATE_SPINAPP: &str = "/validate-core-spinkube-dev-v1alpha1-spinapp";
+/// Webhook path of SpinAppExecutor defaulting (same as the Go spin-operator's).
 pub const MUTATE_EXECUTOR: &str = "/mutate-core-spinkube-dev-v1alpha1-spinappexecutor";
+/// Webhook path of SpinAppExecutor validation (same as the Go spin-operator's).
 pub const VALIDATE_EXECUTOR: &str = "/validate-core-spinkube-dev-v1alpha1-spinappexecutor";
 
 /// Answers one AdmissionReview (request body) with an AdmissionReview (response body).

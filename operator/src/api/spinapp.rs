@@ -176,6 +176,7 @@ pub struct Resources {
 }
 
 impl Resources {
+    /// Whether neither limits nor requests are set.
     pub fn is_empty(&self) -> bool {
         self.limits.is_empty() && self.requests.is_empty()
     }
@@ -193,6 +194,7 @@ pub struct HealthChecks {
 }
 
 impl HealthChecks {
+    /// Whether neither probe is set.
     pub fn is_empty(&self) -> bool {
         self.readiness.is_none() && self.liveness.is_none()
     }
@@ -296,6 +298,7 @@ pub struct RuntimeConfig {
 }
 
 impl RuntimeConfig {
+    /// Whether every field is unset.
     pub fn is_empty(&self) -> bool {
         self == &RuntimeConfig::default()
     }

@@ -9,15 +9,30 @@ use super::PlanError;
 /// A `valueFrom` reference to one key.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ValueRef {
-    Secret { name: String, key: String },
-    ConfigMap { name: String, key: String },
+    /// A key of a Secret (`secretKeyRef`).
+    Secret {
+        /// Secret name, in the SpinApp's namespace.
+        name: String,
+        /// Data key.
+        key: String,
+    },
+    /// A key of a ConfigMap (`configMapKeyRef`).
+    ConfigMap {
+        /// ConfigMap name, in the SpinApp's namespace.
+        name: String,
+        /// Data key.
+        key: String,
+    },
 }
 
 /// Referenced objects by name: `None` means the object does not exist.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Lookups {
+    /// Namespace the objects were fetched from (the SpinApp's), for error messages.
     pub namespace: String,
+    /// Secrets by name: their decoded data, or `None` if absent.
     pub secrets: BTreeMap<String, Option<BTreeMap<String, String>>>,
+    /// ConfigMaps by name: their data, or `None` if absent.
     pub config_maps: BTreeMap<String, Option<BTreeMap<String, String>>>,
 }
 
@@ -44,6 +59,7 @@ impl Lookups {
         })
     }
 
+    /// Key `key` of Secret `name`, if both exist.
     pub fn secret_value(&self, name: &str, key: &str) -> Option<String> {
         self.secrets.get(name)?.as_ref()?.get(key).cloned()
     }

@@ -27,6 +27,7 @@ pub use service::service;
 pub struct Plan {
     /// None when the executor does not want a Deployment (`createDeployment: false`).
     pub deployment: Option<Deployment>,
+    /// The app's Service (port 80 to the pods' `http-app` port).
     pub service: Service,
     /// The generated runtime-config Secret (absent with `loadFromSecret` or without a Deployment).
     pub runtime_config_secret: Option<Secret>,
@@ -37,24 +38,42 @@ pub struct Plan {
 /// Why a SpinApp cannot be realised; `reason()` becomes the condition reason and Event reason.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PlanError {
+    /// A referenced Secret or ConfigMap does not exist.
     #[error("{kind} \"{name}\" (referenced by {field}) does not exist in namespace \"{namespace}\": create it or fix the reference")]
     MissingObject {
+        /// `Secret` or `ConfigMap`.
         kind: &'static str,
+        /// Name of the missing object.
         name: String,
+        /// Namespace it was looked up in (the SpinApp's).
         namespace: String,
+        /// SpinApp field holding the reference, e.g. `spec.variables[0].valueFrom`.
         field: String,
     },
+    /// A referenced Secret or ConfigMap lacks the key.
     #[error("{kind} \"{name}\" has no key \"{key}\" (referenced by {field}): add the key or fix the reference")]
     MissingKey {
+        /// `Secret` or `ConfigMap`.
         kind: &'static str,
+        /// Name of the object.
         name: String,
+        /// The missing key.
         key: String,
+        /// SpinApp field holding the reference.
         field: String,
     },
+    /// The runtime config cannot be rendered from the spec.
     #[error("invalid runtime config: {0}")]
     InvalidRuntimeConfig(String),
+    /// The SpinAppExecutor's settings cannot produce a Deployment.
     #[error("executor \"{executor}\" is misconfigured: {message}")]
-    InvalidExecutor { executor: String, message: String },
+    InvalidExecutor {
+        /// Name of the SpinAppExecutor.
+        executor: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The SpinApp spec itself is invalid.
     #[error("invalid SpinApp: {0}")]
     InvalidSpec(String),
 }

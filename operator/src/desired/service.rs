@@ -9,6 +9,8 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use crate::api::SpinApp;
 use crate::labels;
 
+/// The Service for `app`: port 80 to container port `http-app`, selecting the app's ready pods,
+/// owned by the SpinApp.
 pub fn service(app: &SpinApp) -> Service {
     let name = app.metadata.name.clone().unwrap_or_default();
     Service {

@@ -18,12 +18,16 @@ use super::metrics::Metrics;
 /// webhooks, so they must receive traffic.
 #[derive(Default)]
 pub struct Health {
+    /// The webhook server serves (or webhooks are off).
     pub webhooks: AtomicBool,
+    /// This replica leads and its controllers' caches are synced.
     pub controllers: AtomicBool,
+    /// This replica is waiting for the leader lease.
     pub standby: AtomicBool,
 }
 
 impl Health {
+    /// Whether `/readyz` reports ready: webhooks up, and leading with synced caches or standing by.
     pub fn ready(&self) -> bool {
         self.webhooks.load(Ordering::SeqCst)
             && (self.controllers.load(Ordering::SeqCst) || self.standby.load(Ordering::SeqCst))

@@ -2,12 +2,16 @@
 
 use tracing_subscriber::EnvFilter;
 
+/// `--log-format`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
+    /// Human-readable lines.
     Text,
+    /// One JSON object per line, fields flattened.
     Json,
 }
 
+/// Installs the global subscriber on stderr; the filter is `RUST_LOG`, else `info`.
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()

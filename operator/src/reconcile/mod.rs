@@ -25,13 +25,17 @@ use crate::retry::{Backoff, RetryPolicy};
 
 /// Shared by every reconcile.
 pub struct Context {
+    /// Kubernetes client, with the metrics request layer.
     pub client: Client,
+    /// Publishes Events on the reconciled objects.
     pub recorder: Recorder,
+    /// Reconcile and API-request metrics.
     pub metrics: Arc<Metrics>,
     /// The SpinApp cache of the app controller (the executor controller reads it for its deletion guard).
     pub apps: Store<SpinApp>,
     /// Retry delays of failed SpinApp and SpinAppExecutor reconciles.
     pub app_retries: Backoff,
+    /// Retry delays of failed SpinAppExecutor reconciles.
     pub executor_retries: Backoff,
 }
 
@@ -262,8 +266,10 @@ pub const CHILD_REFUSED: &str = "ChildRefused";
 /// Errors of a reconcile (logged, counted, retried).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// An API request failed; the reason comes from the API status when there is one.
     #[error("Kubernetes API: {0}")]
     Kube(#[from] kube::Error),
+    /// The reconcile may not proceed, e.g. deleting an executor that SpinApps still use.
     #[error("{0}")]
     Blocked(String),
     /// The API server refused a child (see `apply::refusal`); also shown in the SpinApp's status.

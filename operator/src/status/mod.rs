@@ -14,7 +14,9 @@ pub struct Observed<'a> {
     pub executor: Option<&'a str>,
     /// Whether that executor wants a Deployment.
     pub creates_deployment: bool,
+    /// The app's Deployment as read back, if it exists.
     pub deployment: Option<&'a Deployment>,
+    /// Name of the app's Service, if it exists.
     pub service_name: Option<String>,
     /// A problem that stops the app from being realised: (reason, message).
     pub problem: Option<(&'a str, String)>,
@@ -22,10 +24,15 @@ pub struct Observed<'a> {
     pub pod_problem: Option<String>,
 }
 
+/// Condition type: the app serves (Spin operator's `Ready`).
 pub const READY: &str = "Ready";
+/// Condition type mirrored from the Deployment's `Available`.
 pub const AVAILABLE: &str = "Available";
+/// Condition type mirrored from the Deployment's `Progressing`.
 pub const PROGRESSING: &str = "Progressing";
 
+/// The SpinApp status for what was observed: conditions, ready replicas, active scheduler, selector
+/// and observed generation.
 pub fn status(app: &SpinApp, observed: &Observed, now: &Time) -> SpinAppStatus {
     let old = app.status.clone().unwrap_or_default();
     let name = app.metadata.name.clone().unwrap_or_default();

@@ -32,8 +32,11 @@ use super::tls_server::CertStore;
 
 /// Secret data keys.
 pub const CA_CERT_KEY: &str = "ca.crt";
+/// Secret data key of the CA private key (PEM).
 pub const CA_KEY_KEY: &str = "ca.key";
+/// Secret data key of the serving certificate (PEM), as in a `kubernetes.io/tls` Secret.
 pub const TLS_CERT_KEY: &str = "tls.crt";
+/// Secret data key of the serving private key (PEM), as in a `kubernetes.io/tls` Secret.
 pub const TLS_KEY_KEY: &str = "tls.key";
 
 /// How often the rotation loop re-checks the Secret when nothing happens.
@@ -72,49 +75,72 @@ impl CertConfig {
 /// Errors talking to the API server about the certificate.
 #[derive(Debug, thiserror::Error)]
 pub enum CertManagerError {
+    /// Reading or writing the certificate Secret failed.
     #[error(
         "cannot {action} webhook certificate Secret {namespace}/{name}: {source} \
          (the operator needs get/create/update on secrets in its namespace)"
     )]
     Secret {
+        /// What was attempted (`get`, `create`, `update`).
         action: &'static str,
+        /// Namespace of the Secret.
         namespace: String,
+        /// Name of the Secret.
         name: String,
+        /// The API error.
         #[source]
         source: kube::Error,
     },
+    /// The Secret changed under every retry of a renewal (optimistic concurrency conflicts).
     #[error(
         "webhook certificate Secret {namespace}/{name} kept changing while being renewed ({attempts} tries); \
          is another program writing it?"
     )]
     Contended {
+        /// Namespace of the Secret.
         namespace: String,
+        /// Name of the Secret.
         name: String,
+        /// Tries made before giving up.
         attempts: usize,
     },
+    /// Generating or parsing the certificates failed.
     #[error("cannot make a webhook certificate for Secret {namespace}/{name}: {source}")]
     Cert {
+        /// Namespace of the Secret.
         namespace: String,
+        /// Name of the Secret.
         name: String,
+        /// The certificate error.
         #[source]
         source: CertError,
     },
+    /// Reading or patching a webhook configuration's `caBundle` failed.
     #[error(
         "cannot {action} {kind} {name} to set its caBundle: {source} \
          (the operator needs get/patch on {resource})"
     )]
     WebhookConfiguration {
+        /// What was attempted (`get` or `patch`).
         action: &'static str,
+        /// `MutatingWebhookConfiguration` or `ValidatingWebhookConfiguration`.
         kind: &'static str,
+        /// RBAC resource name, for the permission hint.
         resource: &'static str,
+        /// Name of the webhook configuration.
         name: String,
+        /// The API error.
         #[source]
         source: kube::Error,
     },
+    /// The webhook configuration changed under every retry of the `caBundle` patch.
     #[error("{kind} {name} kept changing while its caBundle was being patched ({attempts} tries)")]
     WebhookConfigurationContended {
+        /// `MutatingWebhookConfiguration` or `ValidatingWebhookConfiguration`.
         kind: &'static str,
+        /// Name of the webhook configuration.
         name: String,
+        /// Tries made before giving up.
         attempts: usize,
     },
 }

@@ -43,7 +43,9 @@ pub enum CertError {
     /// rcgen refused the parameters or failed to sign.
     #[error("cannot {what}: {source}")]
     Generate {
+        /// What was being generated or signed, e.g. `generate the CA key`.
         what: &'static str,
+        /// The rcgen error.
         #[source]
         source: rcgen::Error,
     },
@@ -52,13 +54,20 @@ pub enum CertError {
         "invalid subject alternative name {san:?} (want a DNS name or an IP address): {source}"
     )]
     InvalidSan {
+        /// The rejected name.
         san: String,
+        /// The rcgen error.
         #[source]
         source: rcgen::Error,
     },
     /// Stored PEM/DER that does not parse, or keys that do not belong to their certificates.
     #[error("invalid {what}: {reason}")]
-    Invalid { what: &'static str, reason: String },
+    Invalid {
+        /// What was read, e.g. `CA key (ca.key)`.
+        what: &'static str,
+        /// Why it is unusable.
+        reason: String,
+    },
 }
 
 /// The four PEM documents that make up the webhook's PKI, as stored in the Secret.
@@ -105,14 +114,22 @@ pub enum RotationReason {
     /// The CA certificate or key is missing, unparsable or they do not match: start over.
     CaInvalid(String),
     /// The CA expires within [`CA_RENEW_BEFORE`].
-    CaExpiring { not_after: DateTime<Utc> },
+    CaExpiring {
+        /// When the CA certificate expires.
+        not_after: DateTime<Utc>,
+    },
     /// The serving certificate or key is missing, unparsable, mismatched or not signed by the CA.
     ServingInvalid(String),
     /// The serving certificate expires within [`SERVING_RENEW_BEFORE`].
-    ServingExpiring { not_after: DateTime<Utc> },
+    ServingExpiring {
+        /// When the serving certificate expires.
+        not_after: DateTime<Utc>,
+    },
     /// The wanted DNS names / IPs differ from the serving certificate's.
     SansChanged {
+        /// Names the serving certificate carries.
         have: Vec<String>,
+        /// Names it should carry.
         want: Vec<String>,
     },
 }

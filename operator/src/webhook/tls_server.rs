@@ -49,7 +49,9 @@ pub enum TlsError {
     /// The listening address cannot be bound.
     #[error("cannot listen for webhooks on {addr} (is --webhook-bind-address free?): {source}")]
     Bind {
+        /// The address from `--webhook-bind-address`.
         addr: SocketAddr,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },

@@ -22,6 +22,7 @@ pub fn local_path(content: &ContentRef) -> Result<PathBuf, AppError> {
         .map_err(|_| AppError::Invalid(format!("bad file URL {source:?}")))
 }
 
+/// The content's bytes: inline bytes if present, else the `file://` file read from disk.
 pub fn read(content: &ContentRef) -> Result<Vec<u8>, AppError> {
     if let Some(bytes) = &content.inline {
         return Ok(bytes.clone());

@@ -16,58 +16,84 @@ pub const SUPPORTED_HOST_REQUIREMENTS: &[&str] = &[SERVICE_CHAINING];
 /// `must_understand` features this runtime knows.
 pub const UNDERSTOOD_FEATURES: &[&str] = &["host_requirements"];
 
+/// A Spin locked app (`spin.lock` JSON), the one app model every loader produces.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LockedApp {
     /// 0 when there is nothing the host must understand, 1 otherwise (as Spin writes it).
     pub spin_lock_version: u32,
+    /// Features the host must support or refuse the app (only `host_requirements` is understood).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub must_understand: Vec<String>,
+    /// App-level metadata: `name`, `version`, `description`, `authors`, app-wide trigger settings.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub metadata: Map<String, Value>,
+    /// Host features the app needs (key to `"required"`/`"optional"`); only
+    /// `local_service_chaining` is supported.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub host_requirements: Map<String, Value>,
+    /// App variables by name, resolved through the configured providers.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub variables: BTreeMap<String, Variable>,
+    /// Every trigger of the app; the trigger type decides which fields `trigger_config` holds.
     pub triggers: Vec<LockedTrigger>,
+    /// Every component of the app.
     pub components: Vec<LockedComponent>,
 }
 
+/// An app variable declaration as locked.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Variable {
     /// No default means the variable is required.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<String>,
+    /// Keep the value out of logs and error messages.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub secret: bool,
 }
 
+/// One trigger of a locked app.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LockedTrigger {
+    /// Unique trigger id (Spin's `<type>-<component>` when the manifest gives none).
     pub id: String,
+    /// Trigger type, e.g. `http` or `redis`.
     pub trigger_type: String,
+    /// Type-specific settings (`route`, `channel`, `executor`, ...) plus `component`, the id it
+    /// runs.
     pub trigger_config: Value,
 }
 
+/// One component of a locked app.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LockedComponent {
+    /// Component id, unique within the app (kebab-case).
     pub id: String,
+    /// Component settings: `allowed_outbound_hosts`, `key_value_stores`, `databases`,
+    /// `description`, ...
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub metadata: Map<String, Value>,
+    /// The component's Wasm (or precompiled) content.
     pub source: LockedComponentSource,
+    /// Environment variables for the guest.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
+    /// Files mounted into the guest's filesystem.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<ContentPath>,
     /// Component variables (`[component.x.variables]`), values may be `{{ templates }}`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub config: BTreeMap<String, String>,
+    /// Component dependencies as Spin locks them; not resolved by this runtime yet.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub dependencies: Map<String, Value>,
 }
 
+/// A component's code and its media type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LockedComponentSource {
+    /// Media type; `application/wasm` for a Wasm component or module.
     pub content_type: String,
+    /// Where the bytes live.
     #[serde(flatten)]
     pub content: ContentRef,
     /// The content is machine code from this runtime's own ahead-of-time compiler (set only by
@@ -76,25 +102,33 @@ pub struct LockedComponentSource {
     pub precompiled: bool,
 }
 
+/// A file or directory mounted into the guest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContentPath {
+    /// Where the bytes live on the host.
     #[serde(flatten)]
     pub content: ContentRef,
+    /// Mount point inside the guest.
     pub path: String,
 }
 
 /// Where content lives: a URI (`file://` locally), inline bytes, and/or a digest.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContentRef {
+    /// Content URI; `file://` locally, rewritten by the OCI loader to unpacked layers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The content bytes themselves, base64 in JSON.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "base64_opt")]
     pub inline: Option<Vec<u8>>,
+    /// Content digest, `sha256:<hex>`, used to find OCI layers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
 }
 
 impl LockedApp {
+    /// Parses locked-app JSON and refuses it if it needs features this runtime lacks
+    /// (`must_understand`, `host_requirements`).
     pub fn from_json(bytes: &[u8]) -> Result<Self, crate::app::AppError> {
         let app: LockedApp = serde_json::from_slice(bytes)
             .map_err(|e| crate::app::AppError::LockedJson(e.to_string()))?;
@@ -102,6 +136,8 @@ impl LockedApp {
         Ok(app)
     }
 
+    /// Serialises as pretty JSON, with `spin_lock_version` 1 when `must_understand` or
+    /// `host_requirements` is set, else 0 (as Spin does).
     pub fn to_json(&self) -> Vec<u8> {
         let mut app = self.clone();
         app.spin_lock_version =
@@ -136,6 +172,7 @@ impl LockedApp {
         Ok(())
     }
 
+    /// The component with id `id`, if any.
     pub fn component(&self, id: &str) -> Option<&LockedComponent> {
         self.components.iter().find(|c| c.id == id)
     }

@@ -3,8 +3,11 @@
 
 use super::{AppError, LockedApp};
 
+/// Trigger types this runtime can run.
 pub const KNOWN_TRIGGER_TYPES: &[&str] = &["http", "redis"];
 
+/// Checks component ids are unique, trigger types are known and triggers refer to existing
+/// components.
 pub fn validate(app: &LockedApp) -> Result<(), AppError> {
     let mut seen = std::collections::HashSet::new();
     for c in &app.components {

@@ -9,15 +9,20 @@ use wasi_preview1_component_adapter_provider::{
     WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME, WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
 };
 
+/// What a Wasm binary is, from its header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WasmKind {
+    /// A Wasm component: run as-is.
     Component,
+    /// A core module: componentized with the WASI preview1 adapter.
     CoreModule,
     /// WebAssembly text: compiled as-is.
     Text,
+    /// Not Wasm at all.
     Unknown,
 }
 
+/// Classifies `bytes` by header (binary component or module) or by a leading `(` (text).
 pub fn classify(bytes: &[u8]) -> WasmKind {
     if wasmparser::Parser::is_component(bytes) {
         WasmKind::Component

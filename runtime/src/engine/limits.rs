@@ -3,6 +3,8 @@
 
 use wasmtime::ResourceLimiter;
 
+/// Per-instance memory limit; a grow past it fails (guest malloc gets NULL, as in Spin) and is
+/// remembered.
 #[derive(Debug, Default)]
 pub struct MemoryLimiter {
     max_memory: Option<usize>,
@@ -10,6 +12,7 @@ pub struct MemoryLimiter {
 }
 
 impl MemoryLimiter {
+    /// A limiter for at most `max_memory` bytes of linear memory (`None` = unlimited).
     pub fn new(max_memory: Option<usize>) -> Self {
         Self {
             max_memory,
@@ -22,6 +25,7 @@ impl MemoryLimiter {
         self.exceeded
     }
 
+    /// The limit in bytes, if any.
     pub fn max_memory(&self) -> Option<usize> {
         self.max_memory
     }
@@ -54,5 +58,6 @@ impl ResourceLimiter for MemoryLimiter {
 
 /// Store data that carries a [`MemoryLimiter`].
 pub trait HasLimiter {
+    /// The store's memory limiter.
     fn limiter(&mut self) -> &mut MemoryLimiter;
 }

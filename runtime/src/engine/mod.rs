@@ -55,6 +55,7 @@ impl Allocation {
 /// How often the epoch advances; the granularity of guest timeouts and yields.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
+/// Engine settings shared by the p2 and p3 engines.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     /// Pooling allocator (fast instantiation); off for hosts with little virtual memory.
@@ -96,6 +97,7 @@ pub fn default_cache_dir() -> Option<PathBuf> {
     Some(base.join("spinkube"))
 }
 
+/// A configured wasmtime engine (cheap to clone), with its compile cache and lazily built p3 twin.
 #[derive(Clone)]
 pub struct SpinEngine {
     inner: Arc<Inner>,
@@ -112,6 +114,8 @@ struct Inner {
 }
 
 impl SpinEngine {
+    /// Builds the p2 engine (component-model async off), falling back to on-demand allocation if
+    /// pooling is unavailable.
     pub fn new(config: EngineConfig) -> Result<Self> {
         Self::build(config, false)
     }
@@ -187,10 +191,12 @@ impl SpinEngine {
         self.inner.concurrent
     }
 
+    /// The underlying wasmtime engine.
     pub fn wasmtime(&self) -> &wasmtime::Engine {
         &self.inner.engine
     }
 
+    /// The settings this engine was built with.
     pub fn config(&self) -> &EngineConfig {
         &self.inner.config
     }

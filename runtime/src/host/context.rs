@@ -11,11 +11,16 @@ use crate::app::content;
 use crate::app::locked::LockedComponent;
 use crate::host::{AppServices, ComponentGrants, InstanceState};
 
+/// A component's per-instantiation inputs: services, grants, environment and file mounts.
 #[derive(Clone)]
 pub struct ComponentContext {
+    /// Component id.
     pub id: Arc<str>,
+    /// The app's shared backends.
     pub services: Arc<AppServices>,
+    /// What the component may access.
     pub grants: Arc<ComponentGrants>,
+    /// Environment variables (`environment` in spin.toml).
     pub env: Vec<(String, String)>,
     /// (host directory, guest path) mounted read-only.
     pub files: Vec<(PathBuf, String)>,
@@ -48,6 +53,8 @@ impl ComponentContext {
         })
     }
 
+    /// The store data for one instance of this component, with a memory limit of `max_memory` bytes
+    /// (`None` = unlimited).
     pub fn instance_state(
         &self,
         wasi: wasmtime_wasi::WasiCtx,
@@ -62,6 +69,8 @@ impl ComponentContext {
         )
     }
 
+    /// A WASI context with the component's env, stdout/stderr inherited, read-only file mounts and
+    /// outbound-gated sockets.
     pub fn wasi_builder(&self) -> Result<WasiCtxBuilder> {
         let mut b = WasiCtxBuilder::new();
         b.inherit_stdout().inherit_stderr().envs(&self.env);

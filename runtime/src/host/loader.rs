@@ -28,12 +28,16 @@ pub struct ComponentLoader<'a> {
 pub struct LoadedComponent<'l> {
     /// The engine the component runs on (the p3 one when it needs component-model async).
     pub engine: SpinEngine,
+    /// The linker of `engine` (shared by every component on that engine).
     pub linker: &'l Linker<InstanceState>,
+    /// The compiled component.
     pub component: Component,
+    /// Its env, mounts and grants.
     pub ctx: ComponentContext,
 }
 
 impl<'a> ComponentLoader<'a> {
+    /// A loader for `app` on `engine`; `services` are shared by every component it loads.
     pub fn new(app: &'a LockedApp, engine: &'a SpinEngine, services: Arc<AppServices>) -> Self {
         Self {
             app,
@@ -44,6 +48,7 @@ impl<'a> ComponentLoader<'a> {
         }
     }
 
+    /// The app being loaded.
     pub fn app(&self) -> &'a LockedApp {
         self.app
     }
@@ -53,6 +58,7 @@ impl<'a> ComponentLoader<'a> {
         self.engine
     }
 
+    /// The app's shared backends.
     pub fn services(&self) -> &Arc<AppServices> {
         &self.services
     }

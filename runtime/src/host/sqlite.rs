@@ -26,6 +26,7 @@ pub struct Databases {
 }
 
 impl Databases {
+    /// The databases of `(label, path)` pairs; files are opened on first use.
     pub fn new(configs: impl IntoIterator<Item = (String, PathBuf)>) -> Self {
         let dbs = configs
             .into_iter()
@@ -42,6 +43,7 @@ impl Databases {
         Self { dbs }
     }
 
+    /// The file of database `label`, if configured.
     pub fn path(&self, label: &str) -> Option<&std::path::Path> {
         self.dbs.get(label).map(|d| d.path.as_path())
     }

@@ -112,6 +112,7 @@ pub struct Activity {
 }
 
 impl Activity {
+    /// A counter with nothing in flight.
     pub fn new() -> Arc<Self> {
         Arc::new(Self {
             active: AtomicUsize::new(0),
@@ -210,6 +211,7 @@ pub struct CountedBody<B> {
 }
 
 impl<B> CountedBody<B> {
+    /// Wraps `inner`, holding `guard` until the body is dropped.
     pub fn new(inner: B, guard: RequestGuard) -> Self {
         Self {
             inner,
@@ -243,6 +245,7 @@ impl<B: http_body::Body + Unpin> http_body::Body for CountedBody<B> {
 pub struct BodyLimitHit(std::sync::atomic::AtomicBool);
 
 impl BodyLimitHit {
+    /// Whether the body limit was exceeded.
     pub fn hit(&self) -> bool {
         self.0.load(Ordering::SeqCst)
     }
@@ -257,6 +260,7 @@ pub struct LimitedBody<B> {
 }
 
 impl<B> LimitedBody<B> {
+    /// Wraps `inner`, failing once more than `limit` bytes have been read and setting `hit`.
     pub fn new(inner: B, limit: u64, hit: Arc<BodyLimitHit>) -> Self {
         Self {
             inner,

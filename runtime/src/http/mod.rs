@@ -47,20 +47,26 @@ struct Handler {
 /// A route as `spin up` prints it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteInfo {
+    /// The component id, or the trigger id for a static response.
     pub label: String,
     /// Path without the trailing `/...`.
     pub path: String,
+    /// Whether the route ends in `/...` and matches every path below it.
     pub wildcard: bool,
 }
 
 /// Connection facts the handler needs for Spin's request headers.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnInfo {
+    /// `"http"` or `"https"`.
     pub scheme: &'static str,
+    /// The client's address.
     pub client_addr: SocketAddr,
+    /// The address the server accepted the connection on.
     pub local_addr: SocketAddr,
 }
 
+/// The HTTP trigger of one app: its router and a pre-instantiated handler per component.
 pub struct HttpTrigger {
     router: Router<RouteEntry>,
     /// Per component, for local service chaining (`http://<id>.spin.internal/...`):
@@ -139,6 +145,7 @@ impl HttpTrigger {
         })
     }
 
+    /// The public routes, for `spin up`-style listing at startup.
     pub fn routes(&self) -> Vec<RouteInfo> {
         self.router
             .routes()

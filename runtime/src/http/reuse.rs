@@ -7,12 +7,14 @@ use std::time::Duration;
 /// A value or a half-open range `low..high` to pick one from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span<T> {
+    /// Inclusive lower end.
     pub low: T,
     /// Exclusive; equal to `low` for a single value.
     pub high: T,
 }
 
 impl<T: Copy> Span<T> {
+    /// A span holding just `v`.
     pub fn exactly(v: T) -> Span<T> {
         Span { low: v, high: v }
     }
@@ -29,6 +31,7 @@ impl Span<usize> {
 }
 
 impl Span<Duration> {
+    /// The value for one instance, from a random `r`.
     pub fn pick(&self, r: u64) -> Duration {
         let width = self.high.saturating_sub(self.low).as_nanos() as u64;
         match width {
@@ -38,6 +41,8 @@ impl Span<Duration> {
     }
 }
 
+/// How long and how much a p3 guest instance is reused; Spin's defaults are 128 requests, 16
+/// concurrent, 1 s idle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InstanceReuse {
     /// `--max-instance-reuse-count`

@@ -59,25 +59,47 @@ impl fmt::Display for DuplicateRoute {
 /// A route or base that can't be used. Messages name the route and the fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RouteError {
+    /// The `[application.trigger.http] base` does not start with `/`.
     #[error("HTTP base '{base}' must start with '/' (e.g. '/' or '/base')")]
-    InvalidBase { base: String },
+    InvalidBase {
+        /// The base as configured.
+        base: String,
+    },
+    /// A `:` segment with no name, e.g. `/users/:`.
     #[error("HTTP route '{route}' has a ':' segment without a name; name it, e.g. '/users/:id'")]
-    EmptyParamName { route: String },
+    EmptyParamName {
+        /// The route as written.
+        route: String,
+    },
+    /// A `:name` segment whose name has characters other than letters, digits, `_`, `-`.
     #[error(
         "HTTP route '{route}' has an invalid segment name ':{name}'; \
          use letters, digits, '_' or '-' for a whole segment, e.g. ':id'"
     )]
-    InvalidParamName { route: String, name: String },
+    InvalidParamName {
+        /// The route as written.
+        route: String,
+        /// The rejected segment name.
+        name: String,
+    },
+    /// A `...`/`*` wildcard that is not the last segment.
     #[error(
         "HTTP route '{route}' has a wildcard ('...' or '*') that is not the last segment; \
          a wildcard may only end a route, e.g. '/static/...'"
     )]
-    MisplacedWildcard { route: String },
+    MisplacedWildcard {
+        /// The route as written.
+        route: String,
+    },
+    /// A route under `/.well-known/spin/`, which Spin reserves.
     #[error(
         "HTTP route '{route}' is under '{WELL_KNOWN_PREFIX}', which Spin reserves for its own \
          endpoints (health, info); choose a different route"
     )]
-    Reserved { route: String },
+    Reserved {
+        /// The route as written.
+        route: String,
+    },
 }
 
 /// One path segment of a parsed route.
@@ -281,6 +303,7 @@ pub struct Router<T> {
 /// The result of routing a request path.
 #[derive(Debug)]
 pub struct RouteMatch<'a, T> {
+    /// What the matched route serves.
     pub target: &'a T,
     /// The route as written in the manifest, e.g. `/users/:id/...`.
     pub raw_route: &'a str,

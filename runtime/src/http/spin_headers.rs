@@ -22,6 +22,7 @@ pub struct RequestInfo<'a> {
     pub host: &'a str,
     /// The request target, e.g. `/users/1?x=1`.
     pub path_and_query: &'a str,
+    /// The client's address, for `spin-client-addr` and `REMOTE_ADDR`.
     pub client_addr: SocketAddr,
 }
 
@@ -69,8 +70,11 @@ pub fn spin_header_fields<T>(
 /// The parts of a request only Wagi needs.
 #[derive(Debug, Clone, Copy)]
 pub struct WagiRequestInfo<'a> {
+    /// Request method, for `REQUEST_METHOD`.
     pub method: &'a http::Method,
+    /// HTTP version, for `SERVER_PROTOCOL`.
     pub version: http::Version,
+    /// Request headers, passed on as `HTTP_*` variables.
     pub headers: &'a http::HeaderMap,
     /// Length of the (fully read) request body.
     pub content_length: usize,

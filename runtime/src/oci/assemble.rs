@@ -16,14 +16,19 @@ use super::{
 use crate::app::locked::{ContentPath, ContentRef};
 use crate::app::{content, LockedApp};
 
+/// One layer of an artifact to push, with its digest computed up front.
 #[derive(Debug, Clone)]
 pub struct Layer {
+    /// Layer media type, e.g. [`WASM_LAYER_MEDIA_TYPE`].
     pub media_type: String,
+    /// `sha256:<hex>` of `data`.
     pub digest: String,
+    /// The layer bytes.
     pub data: Bytes,
 }
 
 impl Layer {
+    /// A layer of `data`, digesting it.
     pub fn new(media_type: &str, data: Vec<u8>) -> Self {
         Layer {
             media_type: media_type.into(),
@@ -36,8 +41,11 @@ impl Layer {
 /// What gets pushed: layers in order (locked app last) and the manifest annotations.
 #[derive(Debug)]
 pub struct Artifact {
+    /// Layers in push order; the locked-app JSON layer comes last.
     pub layers: Vec<Layer>,
+    /// The locked app as pushed: sources replaced by layer digests or inline bytes.
     pub locked: LockedApp,
+    /// OCI manifest annotations (e.g. `org.opencontainers.image.title`).
     pub annotations: BTreeMap<String, String>,
 }
 

@@ -13,12 +13,17 @@ use serde::Deserialize;
 
 use super::OciError;
 
+/// Registry credentials; `Debug` never prints the password.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub enum Credentials {
+    /// No credentials.
     #[default]
     Anonymous,
+    /// Username and password (HTTP basic auth, or a registry token as password).
     Basic {
+        /// Registry user name.
         username: String,
+        /// Registry password or access token.
         password: String,
     },
 }
@@ -34,6 +39,7 @@ impl std::fmt::Debug for Credentials {
 }
 
 impl Credentials {
+    /// The same credentials in `oci-client`'s form.
     pub fn to_registry_auth(&self) -> RegistryAuth {
         match self {
             Credentials::Anonymous => RegistryAuth::Anonymous,

@@ -11,6 +11,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::OciError;
 
+/// A verified, content-addressed blob store (see the module docs).
 #[derive(Debug, Clone)]
 pub struct BlobCache {
     dir: PathBuf,
@@ -33,6 +34,7 @@ impl BlobCache {
             })
     }
 
+    /// The directory holding the blobs, `<root>/oci/blobs/sha256`.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -47,6 +49,7 @@ impl BlobCache {
         self.path(digest).ok().filter(|p| p.is_file())
     }
 
+    /// Reads a cached blob whole; an error if it is absent.
     pub fn read(&self, digest: &str) -> Result<Vec<u8>, OciError> {
         let path = self.path(digest)?;
         std::fs::read(&path)
@@ -90,6 +93,7 @@ pub struct BlobWriter {
 }
 
 impl BlobWriter {
+    /// Bytes written so far.
     pub fn written(&self) -> u64 {
         self.written
     }

@@ -19,6 +19,7 @@ use super::{Credentials, OciError, DOCKER_MANIFEST_MEDIA_TYPE, LOCKED_APP_DIGEST
 /// Parallel blob transfers.
 const PARALLEL: usize = 4;
 
+/// How to reach and authenticate to a registry.
 #[derive(Debug, Clone, Default)]
 pub struct RegistryOptions {
     /// Plain HTTP for every registry. Loopback registries (localhost, 127.0.0.0/8, ::1) use plain
@@ -30,13 +31,17 @@ pub struct RegistryOptions {
 
 /// Byte-level progress for blob transfers (the CLI draws bars; the shim passes `()`).
 pub trait Progress: Send + Sync {
+    /// A transfer of `_total_bytes` begins.
     fn start(&self, _total_bytes: u64) {}
+    /// `_bytes` more were transferred.
     fn advance(&self, _bytes: u64) {}
+    /// The transfer is done.
     fn finish(&self) {}
 }
 
 impl Progress for () {}
 
+/// A registry session for one image reference (`REGISTRY/REPO[:TAG|@DIGEST]`).
 pub struct RegistryClient {
     client: oci_client::Client,
     reference: Reference,
@@ -44,20 +49,27 @@ pub struct RegistryClient {
     auth: oci_client::secrets::RegistryAuth,
 }
 
+/// What a push did.
 #[derive(Debug)]
 pub struct PushOutcome {
     /// `sha256:...` of the pushed manifest.
     pub digest: String,
+    /// Layers uploaded by this push.
     pub layers_uploaded: usize,
+    /// Layers the registry already had, so not uploaded.
     pub layers_present: usize,
 }
 
+/// What a pull did.
 #[derive(Debug)]
 pub struct PullOutcome {
+    /// The pulled image manifest.
     pub manifest: OciImageManifest,
     /// `sha256:...` of the manifest.
     pub digest: String,
+    /// Layers fetched from the registry.
     pub layers_downloaded: usize,
+    /// Layers already in the blob cache, so not fetched.
     pub layers_cached: usize,
 }
 
@@ -85,6 +97,8 @@ fn is_loopback(registry: &str) -> bool {
 }
 
 impl RegistryClient {
+    /// A client for `reference`; plain HTTP if `opts.insecure` or the registry is loopback,
+    /// credentials per [`Credentials::resolve`].
     pub fn new(reference: &str, opts: &RegistryOptions) -> Result<Self, OciError> {
         let parsed = parse_reference(reference)?;
         let registry = parsed.resolve_registry().to_string();
@@ -113,6 +127,7 @@ impl RegistryClient {
         })
     }
 
+    /// The parsed image reference.
     pub fn reference(&self) -> &Reference {
         &self.reference
     }

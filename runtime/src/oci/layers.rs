@@ -13,9 +13,11 @@ use crate::app::LockedApp;
 
 /// One image layer as the content store holds it.
 pub struct Layer {
+    /// Layer media type, as in the image manifest.
     pub media_type: String,
     /// The digest in the image manifest (of the original bytes).
     pub digest: String,
+    /// The layer content (original or precompiled, see `precompiled`).
     pub bytes: Vec<u8>,
     /// `bytes` is machine code that this runtime's ahead-of-time compiler produced from the
     /// original layer (runwasi tracks this in the content store); meaningful for wasm layers only.

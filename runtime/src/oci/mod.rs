@@ -27,6 +27,7 @@ pub const ARCHIVE_MEDIA_TYPE: &str = "application/vnd.wasm.content.bundle.v1.tar
 pub const WKG_WASM_MEDIA_TYPE: &str = "application/wasm";
 /// Image manifest and config media types.
 pub const OCI_MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+/// Docker's v2 image manifest, accepted on pull alongside the OCI one.
 pub const DOCKER_MANIFEST_MEDIA_TYPE: &str = "application/vnd.docker.distribution.manifest.v2+json";
 /// Label in the image config naming the locked app layer (so each app gets its own image ID).
 pub const LOCKED_APP_DIGEST_LABEL: &str = "com.fermyon.spin.lockedAppDigest";
@@ -38,33 +39,72 @@ pub const INLINE_MAX_SIZE: usize = 128;
 /// Forces archive layers, as `SPIN_OCI_ARCHIVE_LAYERS` does for `spin registry push`.
 pub const ARCHIVE_LAYERS_ENV: &str = "SPIN_OCI_ARCHIVE_LAYERS";
 
+/// Why pushing, pulling or loading an OCI artifact failed; messages say what to check.
 #[derive(Debug, thiserror::Error)]
 pub enum OciError {
+    /// The image reference does not parse.
     #[error("invalid image reference {reference:?}: {message}; use REGISTRY/REPOSITORY[:TAG|@DIGEST], e.g. 127.0.0.1:5000/my-app:v1")]
-    Reference { reference: String, message: String },
-    #[error("{reference}: the registry refused the credentials (HTTP 401); check --username/--password-stdin or the `auths` entry for {registry} in your Docker config (~/.docker/config.json or $DOCKER_CONFIG)")]
-    Unauthorized { reference: String, registry: String },
-    #[error("{reference}: access denied (HTTP 403); the account may lack {operation} permission on this repository")]
-    Forbidden {
+    Reference {
+        /// The reference as given.
         reference: String,
-        operation: &'static str,
-    },
-    #[error("{reference}: not found in the registry (HTTP 404); check the repository name and tag, or push the app first with `spinkube push`")]
-    NotFound { reference: String },
-    #[error("{reference}: cannot reach the registry at {registry}: {message}; is it running? For a plain-HTTP registry pass --insecure")]
-    Unreachable {
-        reference: String,
-        registry: String,
+        /// Why it does not parse.
         message: String,
     },
+    /// HTTP 401: the registry rejected the credentials (or their absence).
+    #[error("{reference}: the registry refused the credentials (HTTP 401); check --username/--password-stdin or the `auths` entry for {registry} in your Docker config (~/.docker/config.json or $DOCKER_CONFIG)")]
+    Unauthorized {
+        /// The image reference as given.
+        reference: String,
+        /// Registry host whose credentials were refused.
+        registry: String,
+    },
+    /// HTTP 403: authenticated, but not allowed.
+    #[error("{reference}: access denied (HTTP 403); the account may lack {operation} permission on this repository")]
+    Forbidden {
+        /// The image reference as given.
+        reference: String,
+        /// `pull` or `push`, for the message.
+        operation: &'static str,
+    },
+    /// HTTP 404: no such repository or tag.
+    #[error("{reference}: not found in the registry (HTTP 404); check the repository name and tag, or push the app first with `spinkube push`")]
+    NotFound {
+        /// The image reference as given.
+        reference: String,
+    },
+    /// The registry could not be reached at all.
+    #[error("{reference}: cannot reach the registry at {registry}: {message}; is it running? For a plain-HTTP registry pass --insecure")]
+    Unreachable {
+        /// The image reference as given.
+        reference: String,
+        /// The registry host (and port).
+        registry: String,
+        /// The transport error.
+        message: String,
+    },
+    /// A blob's bytes do not hash to the digest they were fetched under.
     #[error("blob digest mismatch: expected {expected}, got {actual}; the registry returned corrupted or truncated data (nothing was cached)")]
-    DigestMismatch { expected: String, actual: String },
+    DigestMismatch {
+        /// Digest the blob was requested by.
+        expected: String,
+        /// Digest of the bytes received.
+        actual: String,
+    },
+    /// Any other registry error.
     #[error("{reference}: {message}")]
-    Registry { reference: String, message: String },
+    Registry {
+        /// The image reference as given.
+        reference: String,
+        /// The registry's error.
+        message: String,
+    },
+    /// The local blob cache failed (I/O, bad digest syntax).
     #[error("OCI cache: {0}")]
     Cache(String),
+    /// The image is not a usable Spin app (no locked-app layer, bad archive layer, ...).
     #[error("{0}")]
     Invalid(String),
+    /// The locked app inside the artifact is invalid.
     #[error(transparent)]
     App(#[from] crate::app::AppError),
 }

@@ -70,8 +70,11 @@ pub struct AllowedHosts {
 /// entries with a `*` port match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutboundTarget<'a> {
+    /// URL scheme, e.g. `https`, `postgres`, `tcp`.
     pub scheme: &'a str,
+    /// Host name or IP address.
     pub host: &'a str,
+    /// Explicit port; `None` means the scheme's default.
     pub port: Option<u16>,
 }
 
@@ -100,7 +103,12 @@ pub enum AllowedHostsError {
     #[error(
         "could not render the template in `allowed_outbound_hosts` entry {entry:?}: {message}"
     )]
-    Template { entry: String, message: String },
+    Template {
+        /// The entry as written.
+        entry: String,
+        /// Why rendering failed.
+        message: String,
+    },
 
     /// An entry is not of the form `<scheme>://<host>[:<port>]`.
     #[error(
@@ -122,7 +130,12 @@ pub enum AllowedHostsError {
         "invalid `allowed_http_hosts` entry {entry:?}: {reason}; entries are a host with an \
          optional port, for example \"example.com\" or \"localhost:8081\""
     )]
-    InvalidLegacyHttpHost { entry: String, reason: String },
+    InvalidLegacyHttpHost {
+        /// The entry as written.
+        entry: String,
+        /// Why it is invalid.
+        reason: String,
+    },
 }
 
 impl AllowedHosts {
@@ -309,7 +322,12 @@ impl AllowedHosts {
 pub enum SocketDenied {
     /// No entry grants it; `address` (`tcp://127.0.0.1:5000`) is what was asked for and
     /// `suggestion` the entry that would allow it.
-    NotGranted { address: String, suggestion: String },
+    NotGranted {
+        /// What was asked for, e.g. `tcp://127.0.0.1:5000`.
+        address: String,
+        /// The `allowed_outbound_hosts` entry that would allow it.
+        suggestion: String,
+    },
     /// Binding a chosen address, listening or accepting: Spin components get no inbound
     /// sockets, whatever the list says.
     Inbound,

@@ -29,6 +29,7 @@ pub enum LocalTarget {
 
 /// Something that can answer a request in-process (the HTTP trigger).
 pub trait LocalHttp: Send + Sync {
+    /// Answers `request` in-process for `target`, as if it had come over the network.
     fn handle_local(
         self: Arc<Self>,
         target: LocalTarget,
@@ -41,19 +42,30 @@ pub type LocalHttpSlot = Arc<OnceLock<Weak<dyn LocalHttp>>>;
 
 /// Per-instance hooks that wasmtime-wasi-http calls for every outgoing request.
 pub struct OutboundHttpHooks {
+    /// Component making the requests, for denial logs.
     pub component_id: Arc<str>,
+    /// The component's `allowed_outbound_hosts`.
     pub allowed: Arc<AllowedHosts>,
+    /// The HTTP trigger, once built, for service chaining and self requests.
     pub local: LocalHttpSlot,
 }
 
 /// The decision for one outgoing request; pure so it can be table-tested.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
+    /// Answered in-process: a self request or local service chaining.
     Local(LocalTarget),
+    /// Allowed; sent over the network.
     Network,
-    Denied { suggestion: String },
+    /// Not granted by `allowed_outbound_hosts`; `suggestion` is the entry that would allow it.
+    Denied {
+        /// The `allowed_outbound_hosts` entry that would allow the request.
+        suggestion: String,
+    },
 }
 
+/// Routes one outgoing request: denied unless allowed, then in-process for
+/// `self.alt`/`<id>.spin.internal`, else the network.
 pub fn decide(allowed: &AllowedHosts, scheme: &str, host: &str, port: Option<u16>) -> Route {
     let target = OutboundTarget::new(scheme, host, port);
     if !allowed.allows(&target) {

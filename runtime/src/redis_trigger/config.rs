@@ -10,31 +10,51 @@ use crate::app::LockedApp;
 use crate::host::redis_pool::redact;
 use crate::variables::Resolver;
 
+/// A `[[trigger.redis]]` that cannot run; messages say which manifest key to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum RedisConfigError {
+    /// A required key (`channel`, `component`) is absent.
     #[error("Redis trigger `{trigger}`: `{field}` is missing; add `{field} = \"...\"` to its [[trigger.redis]] section ([component.trigger] in v1 manifests)")]
     Missing {
+        /// Trigger id.
         trigger: String,
+        /// The missing key.
         field: &'static str,
     },
+    /// A key that must be a non-empty string is something else.
     #[error("Redis trigger `{trigger}`: `{field}` must be a non-empty string, found {found}")]
     NotAString {
+        /// Trigger id.
         trigger: String,
+        /// The offending key.
         field: &'static str,
+        /// What was found instead, as JSON.
         found: String,
     },
+    /// Neither the trigger nor `[application.trigger.redis]` sets `address`.
     #[error("Redis trigger `{trigger}` has no `address`: set `address = \"redis://host:port\"` in [application.trigger.redis] (v1: trigger = {{ type = \"redis\", address = \"...\" }}) or on the trigger")]
-    NoAddress { trigger: String },
+    NoAddress {
+        /// Trigger id.
+        trigger: String,
+    },
+    /// The rendered `address` is not a Redis URL.
     #[error("Redis trigger `{trigger}`: `address` {address:?} is not a valid Redis URL ({reason}); use redis://[:password@]host[:port][/db], or rediss:// for TLS")]
     BadAddress {
+        /// Trigger id.
         trigger: String,
+        /// The address as rendered (password redacted).
         address: String,
+        /// Why the Redis client rejected it.
         reason: String,
     },
+    /// A `{{ variable }}` template in a key failed to render.
     #[error("Redis trigger `{trigger}`: `{field}`: {source}")]
     Template {
+        /// Trigger id.
         trigger: String,
+        /// The key holding the template.
         field: &'static str,
+        /// The variables error.
         source: crate::variables::VariablesError,
     },
 }
@@ -42,8 +62,11 @@ pub enum RedisConfigError {
 /// One `[[trigger.redis]]` as written (templates not yet rendered).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisTriggerConfig {
+    /// Trigger id.
     pub id: String,
+    /// Component that receives the channel's messages.
     pub component: String,
+    /// Redis pub/sub channel to subscribe to (may hold `{{ variable }}` templates).
     pub channel: String,
     /// The trigger's own address, else the app's `[application.trigger.redis] address`.
     pub address: String,
@@ -52,6 +75,7 @@ pub struct RedisTriggerConfig {
 /// The channels of one Redis server and the components each one feeds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerPlan {
+    /// Rendered Redis URL of the server.
     pub address: String,
     /// channel → component ids, in manifest order.
     pub channels: BTreeMap<String, Vec<String>>,

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
+/// Runs message handlers with at most `bound` in flight (see the module docs).
 pub struct Dispatcher {
     slots: Arc<Semaphore>,
     bound: u32,

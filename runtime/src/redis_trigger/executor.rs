@@ -41,6 +41,8 @@ pub struct RedisHandler {
 }
 
 impl RedisHandler {
+    /// Pre-instantiates `ctx`'s component, which must export `fermyon:spin/inbound-redis` (or, on
+    /// the p3 engine, `spin:redis/inbound-redis@3.0.0`).
     pub fn new(
         engine: &SpinEngine,
         linker: &Linker<InstanceState>,
@@ -62,6 +64,7 @@ impl RedisHandler {
         })
     }
 
+    /// Id of the component this handler runs.
     pub fn component_id(&self) -> &str {
         &self.ctx.id
     }

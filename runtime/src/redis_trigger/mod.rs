@@ -24,6 +24,8 @@ use crate::host::loader::ComponentLoader;
 /// Messages handled at once when nothing else is configured.
 pub const DEFAULT_CONCURRENCY: usize = 16;
 
+/// The Redis trigger of one app: a subscriber per server, dispatching each message to every
+/// component on its channel.
 pub struct RedisTrigger {
     servers: Vec<ServerPlan>,
     subscribers: Vec<Subscriber>,

@@ -34,9 +34,12 @@ pub const DEFAULT_SQLITE_FILENAME: &str = "sqlite_db.db";
 /// Spin's state dir for a local app: `<app dir>/.spin`.
 pub const DEFAULT_STATE_DIR: &str = ".spin";
 
+/// A parsed runtime config file; `Default` is what Spin uses when no file is given.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RuntimeConfig {
+    /// `[key_value_store.<label>]` tables, by label.
     pub key_value_stores: BTreeMap<String, KeyValueStoreConfig>,
+    /// `[sqlite_database.<label>]` tables, by label.
     pub sqlite_databases: BTreeMap<String, SqliteDatabaseConfig>,
     /// `[[variables_provider]]` (or the legacy `[[config_provider]]`) in file order.
     pub variables_providers: Vec<VariablesProviderConfig>,
@@ -51,36 +54,50 @@ pub struct RuntimeConfig {
     pub llm_compute: Option<UnsupportedBackend>,
 }
 
+/// Backend of a `[key_value_store.<label>]` (`type = "spin"` or `"redis"`).
 #[derive(Clone, PartialEq, Eq)]
 pub enum KeyValueStoreConfig {
     /// SQLite file; relative paths are already resolved against the config
     /// file's directory. `None` means in memory.
     Spin {
+        /// SQLite file of the store.
         path: Option<PathBuf>,
     },
+    /// `type = "redis"`: a Redis server holds the store.
     Redis {
+        /// Redis URL, `redis://host[:port][/db]`.
         url: String,
     },
+    /// A backend Spin has but this runtime lacks (`azure_cosmos`, `aws_dynamo`); fails only when
+    /// granted.
     Unsupported(UnsupportedBackend),
 }
 
+/// Backend of a `[sqlite_database.<label>]` (`type = "spin"`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SqliteDatabaseConfig {
     /// Relative paths are resolved against the config file's directory; `None` = in memory.
     Spin {
+        /// SQLite file of the database.
         path: Option<PathBuf>,
     },
+    /// A backend Spin has but this runtime lacks (`libsql`); fails only when granted.
     Unsupported(UnsupportedBackend),
 }
 
+/// One `[[variables_provider]]` entry.
 #[derive(Clone, PartialEq, Eq)]
 pub enum VariablesProviderConfig {
     /// `dotenv_path` is kept as written: Spin opens it relative to the working directory.
     Env {
+        /// Env var prefix; `SPIN_VARIABLE` when absent (`api_key` → `SPIN_VARIABLE_API_KEY`).
         prefix: Option<String>,
+        /// Optional `.env` file read as a fallback for the environment.
         dotenv_path: Option<PathBuf>,
     },
+    /// `type = "static"`: values written in the config file itself.
     Static {
+        /// Variable values by name.
         values: BTreeMap<String, String>,
     },
 }
@@ -88,15 +105,18 @@ pub enum VariablesProviderConfig {
 /// A backend Spin knows that this runtime does not implement yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnsupportedBackend {
+    /// The runtime config file that names the backend.
     pub file: PathBuf,
     /// Dotted key of the offending `type`, e.g. `sqlite_database.default.type`.
     pub key: String,
+    /// The unsupported `type` value, e.g. `libsql`.
     pub kind: String,
     /// What would work instead, for the error message.
     pub supported: &'static str,
 }
 
 impl UnsupportedBackend {
+    /// The error to report when a component is granted this backend's label.
     pub fn error(&self) -> RuntimeConfigError {
         RuntimeConfigError::Unsupported {
             file: self.file.clone(),
@@ -112,6 +132,7 @@ pub fn parse(text: &str, file: &Path) -> Result<RuntimeConfig, RuntimeConfigErro
     parse::parse(text, file)
 }
 
+/// Reads and parses a runtime config file (see [`parse`]).
 pub fn load(file: &Path) -> Result<RuntimeConfig, RuntimeConfigError> {
     let text = std::fs::read_to_string(file).map_err(|error| RuntimeConfigError::Read {
         file: file.to_owned(),

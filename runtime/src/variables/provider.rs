@@ -10,13 +10,17 @@ use crate::runtime_config::VariablesProviderConfig;
 /// Spin's env prefix: `api_key` is read from `SPIN_VARIABLE_API_KEY`.
 pub const DEFAULT_ENV_PREFIX: &str = "SPIN_VARIABLE";
 
+/// A source of app variable values, consulted in runtime-config order.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Provider {
     /// Process environment first, then `dotenv` (same `<PREFIX>_<NAME>` keys).
     Env {
+        /// Env var prefix, e.g. `SPIN_VARIABLE` (`api_key` → `SPIN_VARIABLE_API_KEY`).
         prefix: String,
+        /// Key/value pairs read from the `.env` file, if any.
         dotenv: BTreeMap<String, String>,
     },
+    /// `type = "static"` values from the runtime config.
     Static(BTreeMap<String, String>),
 }
 

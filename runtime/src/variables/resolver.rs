@@ -9,6 +9,7 @@ use super::{env_name, validate_name, Provider, VariablesError};
 use crate::app::locked::Variable;
 use crate::app::LockedApp;
 
+/// Resolved app variables and the component templates over them, for one app.
 pub struct Resolver {
     declared: BTreeMap<String, Variable>,
     /// Resolved values; a declared name is absent when nothing supplied one.
@@ -103,6 +104,7 @@ impl Resolver {
         }
     }
 
+    /// The value of app variable `name`; an error if it is undeclared or has no value.
     pub fn get_app_variable(&self, name: &str) -> Result<String, VariablesError> {
         validate_name(name, "lookup")?;
         if !self.declared.contains_key(name) {
@@ -160,6 +162,7 @@ impl Resolver {
         Ok(out)
     }
 
+    /// Whether app variable `name` is declared `secret` (false for undeclared names).
     pub fn is_secret(&self, name: &str) -> bool {
         self.declared.get(name).is_some_and(|v| v.secret)
     }

@@ -15,21 +15,35 @@ pub use sqlite_store::SqliteKv;
 /// Why a key-value operation failed, mapped onto each interface's error type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KvError {
+    /// The guest opened a label that is not configured.
     NoSuchStore,
+    /// The component is not granted the label (`key_value_stores`).
     AccessDenied,
+    /// A backend failure, with a message for the guest.
     Other(String),
 }
 
 /// Where a store label's data lives.
 #[derive(Debug, Clone)]
 pub enum StoreBackendConfig {
-    Sqlite { path: PathBuf },
-    Redis { url: String },
+    /// A SQLite file; several labels may share one file.
+    Sqlite {
+        /// The database file (`:memory:` for an in-memory store).
+        path: PathBuf,
+    },
+    /// A Redis server, `redis://host[:port][/db]`.
+    Redis {
+        /// Redis URL, `redis://host[:port][/db]`.
+        url: String,
+    },
 }
 
+/// An opened store's backend; cheap to clone (connections are shared).
 #[derive(Clone)]
 pub enum Backend {
+    /// `type = "spin"`: a label in a Spin-schema SQLite file.
     Sqlite(SqliteKv),
+    /// `type = "redis"`: keys map onto Redis keys.
     Redis(RedisKv),
 }
 
@@ -62,10 +76,12 @@ impl KeyValueStores {
         Self { stores }
     }
 
+    /// The backend of store `label`, if configured.
     pub fn get(&self, label: &str) -> Option<&Backend> {
         self.stores.get(label)
     }
 
+    /// Human description of store `label` (backend and file or redacted URL), for logs.
     pub fn describe(&self, label: &str) -> Option<String> {
         self.stores.get(label).map(|b| match b {
             Backend::Sqlite(s) => format!("SQLite {}", s.path().display()),
@@ -76,19 +92,24 @@ impl KeyValueStores {
 
 /// A store a guest opened (resource `store` / `bucket`).
 pub struct StoreHandle {
+    /// The store label the guest opened (e.g. `default`).
     pub label: String,
+    /// Where the store's data lives.
     pub backend: Backend,
 }
 
 /// A compare-and-swap in progress (`wasi:keyvalue/atomics.cas`).
 pub struct CasHandle {
+    /// Store the CAS operates on.
     pub backend: Backend,
+    /// Key the CAS operates on.
     pub key: String,
     /// The value seen by `current`, compared on `swap`.
     pub seen: Option<Option<Vec<u8>>>,
 }
 
 impl Backend {
+    /// The value of `key`, or `None` if absent.
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
         match self {
             Backend::Sqlite(s) => s.get(key).await,
@@ -96,6 +117,7 @@ impl Backend {
         }
     }
 
+    /// Sets `key` to `value`, overwriting any previous value.
     pub async fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
         match self {
             Backend::Sqlite(s) => s.set(key, value).await,
@@ -103,6 +125,7 @@ impl Backend {
         }
     }
 
+    /// Removes `key`; not an error if it is absent.
     pub async fn delete(&self, key: &str) -> Result<(), KvError> {
         match self {
             Backend::Sqlite(s) => s.delete(key).await,
@@ -110,6 +133,7 @@ impl Backend {
         }
     }
 
+    /// Whether `key` has a value.
     pub async fn exists(&self, key: &str) -> Result<bool, KvError> {
         match self {
             Backend::Sqlite(s) => s.exists(key).await,
@@ -117,6 +141,7 @@ impl Backend {
         }
     }
 
+    /// All keys of the store, sorted.
     pub async fn keys(&self) -> Result<Vec<String>, KvError> {
         match self {
             Backend::Sqlite(s) => s.keys().await,
@@ -124,6 +149,7 @@ impl Backend {
         }
     }
 
+    /// Each of `keys` with its value, in order; `None` for absent keys.
     pub async fn get_many(
         &self,
         keys: Vec<String>,
@@ -134,6 +160,7 @@ impl Backend {
         }
     }
 
+    /// Sets every `(key, value)` pair.
     pub async fn set_many(&self, pairs: Vec<(String, Vec<u8>)>) -> Result<(), KvError> {
         match self {
             Backend::Sqlite(s) => s.set_many(pairs).await,
@@ -141,6 +168,7 @@ impl Backend {
         }
     }
 
+    /// Removes every key in `keys`.
     pub async fn delete_many(&self, keys: Vec<String>) -> Result<(), KvError> {
         match self {
             Backend::Sqlite(s) => s.delete_many(keys).await,
@@ -148,6 +176,7 @@ impl Backend {
         }
     }
 
+    /// Atomically adds `delta` to the counter at `key` (absent = 0) and returns the new value.
     pub async fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
         match self {
             Backend::Sqlite(s) => s.increment(key, delta).await,

@@ -17,6 +17,7 @@ redis.call('SET', KEYS[1], ARGV[3])
 return 1
 "#;
 
+/// A `type = "redis"` store; connections come from the shared Redis pool.
 #[derive(Clone)]
 pub struct RedisKv {
     url: String,
@@ -27,10 +28,12 @@ fn err(e: redis::RedisError) -> KvError {
 }
 
 impl RedisKv {
+    /// A store on the Redis server at `url` (connects lazily).
     pub fn new(url: String) -> Self {
         Self { url }
     }
 
+    /// The URL with any password replaced, for logs and errors.
     pub fn redacted_url(&self) -> String {
         redis_pool::redact(&self.url)
     }
@@ -61,26 +64,31 @@ impl RedisKv {
         })
     }
 
+    /// `GET key`; retried once on a dropped connection.
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
         self.idempotent(|mut c| async move { c.get(key).await })
             .await
     }
 
+    /// `SET key value`; retried once on a dropped connection.
     pub async fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
         self.idempotent(|mut c| async move { c.set(key, value).await })
             .await
     }
 
+    /// `DEL key`; retried once on a dropped connection.
     pub async fn delete(&self, key: &str) -> Result<(), KvError> {
         self.idempotent(|mut c| async move { c.del(key).await })
             .await
     }
 
+    /// `EXISTS key`; retried once on a dropped connection.
     pub async fn exists(&self, key: &str) -> Result<bool, KvError> {
         self.idempotent(|mut c| async move { c.exists(key).await })
             .await
     }
 
+    /// Every key in the Redis database (`KEYS *`), sorted.
     pub async fn keys(&self) -> Result<Vec<String>, KvError> {
         let mut keys: Vec<String> = self
             .idempotent(|mut c| async move { c.keys("*").await })
@@ -89,6 +97,7 @@ impl RedisKv {
         Ok(keys)
     }
 
+    /// `MGET keys`: each key with its value, `None` for absent ones.
     pub async fn get_many(
         &self,
         keys: Vec<String>,
@@ -104,6 +113,7 @@ impl RedisKv {
         Ok(keys.into_iter().zip(values).collect())
     }
 
+    /// `MSET` of all pairs in one command.
     pub async fn set_many(&self, pairs: Vec<(String, Vec<u8>)>) -> Result<(), KvError> {
         if pairs.is_empty() {
             return Ok(());
@@ -111,6 +121,7 @@ impl RedisKv {
         self.conn().await?.mset(&pairs).await.map_err(err)
     }
 
+    /// `DEL` of all keys in one command.
     pub async fn delete_many(&self, keys: Vec<String>) -> Result<(), KvError> {
         if keys.is_empty() {
             return Ok(());
@@ -118,10 +129,13 @@ impl RedisKv {
         self.conn().await?.del(keys).await.map_err(err)
     }
 
+    /// `INCRBY key delta`; Redis keeps the counter as a decimal string.
     pub async fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
         self.conn().await?.incr(key, delta).await.map_err(err)
     }
 
+    /// Sets `key` to `new` if its value is `expected` (`None` = absent), atomically via a Lua
+    /// script; true if swapped.
     pub async fn compare_and_swap(
         &self,
         key: &str,

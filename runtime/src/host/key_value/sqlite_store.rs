@@ -71,6 +71,7 @@ fn open(path: &Path) -> Result<Connection, KvError> {
     Ok(conn)
 }
 
+/// A `type = "spin"` store: one label's rows in a Spin-schema SQLite file.
 #[derive(Clone)]
 pub struct SqliteKv {
     store: Arc<str>,
@@ -78,6 +79,7 @@ pub struct SqliteKv {
 }
 
 impl SqliteKv {
+    /// The store `store` (its label) in the shared database `db`.
     pub fn new(store: String, db: SharedDb) -> Self {
         Self {
             store: store.into(),
@@ -85,10 +87,12 @@ impl SqliteKv {
         }
     }
 
+    /// The SQLite file holding the store.
     pub fn path(&self) -> &Path {
         &self.db.path
     }
 
+    /// The value of `key`, or `None` if absent.
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
         let (store, key) = (self.store.clone(), key.to_string());
         self.db
@@ -100,6 +104,7 @@ impl SqliteKv {
             .await
     }
 
+    /// Upserts `key` = `value`.
     pub async fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
         let (store, key, value) = (self.store.clone(), key.to_string(), value.to_vec());
         self.db
@@ -111,6 +116,7 @@ impl SqliteKv {
             .await
     }
 
+    /// Removes `key`; not an error if it is absent.
     pub async fn delete(&self, key: &str) -> Result<(), KvError> {
         let (store, key) = (self.store.clone(), key.to_string());
         self.db
@@ -122,10 +128,12 @@ impl SqliteKv {
             .await
     }
 
+    /// Whether `key` has a value.
     pub async fn exists(&self, key: &str) -> Result<bool, KvError> {
         Ok(self.get(key).await?.is_some())
     }
 
+    /// All keys of the store, sorted.
     pub async fn keys(&self) -> Result<Vec<String>, KvError> {
         let store = self.store.clone();
         self.db
@@ -138,6 +146,7 @@ impl SqliteKv {
             .await
     }
 
+    /// Each of `keys` with its value, in order; `None` for absent keys.
     pub async fn get_many(
         &self,
         keys: Vec<String>,
@@ -159,6 +168,7 @@ impl SqliteKv {
             .await
     }
 
+    /// Upserts every pair in one transaction.
     pub async fn set_many(&self, pairs: Vec<(String, Vec<u8>)>) -> Result<(), KvError> {
         let store = self.store.clone();
         self.db
@@ -172,6 +182,7 @@ impl SqliteKv {
             .await
     }
 
+    /// Removes every key in one transaction.
     pub async fn delete_many(&self, keys: Vec<String>) -> Result<(), KvError> {
         let store = self.store.clone();
         self.db
@@ -221,6 +232,8 @@ impl SqliteKv {
         })
     }
 
+    /// Sets `key` to `new` if its value is `expected` (`None` = absent), in one transaction; true
+    /// if swapped.
     pub async fn compare_and_swap(
         &self,
         key: &str,

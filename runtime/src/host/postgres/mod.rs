@@ -34,9 +34,12 @@ pub use pool::PgHandle;
 pub enum Denied {
     /// A host `allowed_outbound_hosts` does not grant (port as the string gives it).
     Host {
+        /// Host name from the connection string.
         host: String,
+        /// Port, if the connection string gives one.
         port: Option<u16>,
     },
+    /// A Unix-socket connection string; not supported on WebAssembly.
     Unix,
 }
 

@@ -28,6 +28,7 @@ pub struct PgHandle {
 }
 
 impl PgHandle {
+    /// The session's client; the handle keeps it until the guest drops it.
     pub fn client(&self) -> Shared {
         self.client.clone().expect("present until drop")
     }

@@ -7,6 +7,7 @@ use crate::host::bindings::fermyon::spin::rdbms_types as v2;
 use crate::host::bindings::spin::postgres3_0_0::postgres as v3;
 use crate::host::bindings::spin::postgres4_0_0::postgres as v4;
 
+/// A `spin:postgres@3.0.0` parameter as a 4.0 one.
 pub fn v3_param(p: v3::ParameterValue) -> v4::ParameterValue {
     use v3::ParameterValue as P;
     use v4::ParameterValue as Q;
@@ -28,6 +29,8 @@ pub fn v3_param(p: v3::ParameterValue) -> v4::ParameterValue {
     }
 }
 
+/// A `fermyon:spin/postgres@2.0.0` parameter as a 4.0 one; an error for any unsigned integer, which
+/// Postgres lacks (as in Spin).
 pub fn v2_param(p: v2::ParameterValue) -> Result<v4::ParameterValue, String> {
     use v2::ParameterValue as P;
     use v4::ParameterValue as Q;
@@ -48,6 +51,7 @@ pub fn v2_param(p: v2::ParameterValue) -> Result<v4::ParameterValue, String> {
     })
 }
 
+/// A 4.0 value as 3.0 sees it (`unsupported` for types 3.0 lacks).
 pub fn v3_value(v: v4::DbValue) -> v3::DbValue {
     use v3::DbValue as W;
     use v4::DbValue as V;
@@ -70,6 +74,7 @@ pub fn v3_value(v: v4::DbValue) -> v3::DbValue {
     }
 }
 
+/// A 4.0 value as 2.0 sees it (`unsupported` for types 2.0 lacks).
 pub fn v2_value(v: v4::DbValue) -> v2::DbValue {
     use v2::DbValue as W;
     use v4::DbValue as V;
@@ -88,6 +93,7 @@ pub fn v2_value(v: v4::DbValue) -> v2::DbValue {
     }
 }
 
+/// A 4.0 column type as 3.0 sees it (`other` for types 3.0 lacks).
 pub fn v3_type(t: v4::DbDataType) -> v3::DbDataType {
     use v3::DbDataType as U;
     use v4::DbDataType as T;
@@ -109,6 +115,7 @@ pub fn v3_type(t: v4::DbDataType) -> v3::DbDataType {
     }
 }
 
+/// A 4.0 column type as 2.0 sees it (`other` for types 2.0 lacks).
 pub fn v2_type(t: v4::DbDataType) -> v2::DbDataType {
     use v2::DbDataType as U;
     use v4::DbDataType as T;
@@ -126,6 +133,7 @@ pub fn v2_type(t: v4::DbDataType) -> v2::DbDataType {
     }
 }
 
+/// A 4.0 row set as 3.0 sees it.
 pub fn v3_rows(rs: v4::RowSet) -> v3::RowSet {
     v3::RowSet {
         columns: rs
@@ -144,6 +152,7 @@ pub fn v3_rows(rs: v4::RowSet) -> v3::RowSet {
     }
 }
 
+/// A 4.0 row set as 2.0 sees it.
 pub fn v2_rows(rs: v4::RowSet) -> v2::RowSet {
     v2::RowSet {
         columns: rs
@@ -173,6 +182,7 @@ pub fn v3_error(e: v4::Error) -> v3::Error {
     }
 }
 
+/// A 4.0 error as 2.0 reports it.
 pub fn v2_error(e: v4::Error) -> v2::Error {
     match e {
         v4::Error::ConnectionFailed(m) => v2::Error::ConnectionFailed(m),

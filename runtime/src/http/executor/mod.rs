@@ -26,6 +26,7 @@ pub use wagi::{WagiBody, WagiRequest};
 /// Response body type of every executor.
 pub type Body = UnsyncBoxBody<Bytes, wasmtime_wasi_http::Error>;
 
+/// A response body holding `bytes` in full.
 pub fn full_body(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into())
         .map_err(|never| match never {})
@@ -34,13 +35,16 @@ pub fn full_body(bytes: impl Into<Bytes>) -> Body {
 
 /// A component prepared for one executor, ready to instantiate per request.
 pub enum Executor {
+    /// `wasi:http/incoming-handler@0.2.x` (Python, JS and the current Rust/Go SDKs).
     WasiHttp(wasi_http::WasiHttpExecutor),
     /// `wasi:http/handler@0.3.x` (spin-sdk 6/7 `#[http_service]`, Python spin-sdk 5), with
     /// instance reuse; also `handler@0.3.0-rc-2026-03-15` (Python spin-sdk 4), fresh per request.
     WasiHttpP3(wasi_http_p3::WasiHttpP3Executor),
     /// `wasi:http/incoming-handler@0.2.0-rc-2023-{11-10,10-18}` (Spin 2.x SDKs).
     WasiHttpRc(wasi_http_rc::WasiHttpRcExecutor),
+    /// Spin 1's `fermyon:spin/inbound-http` interface.
     Legacy(legacy::LegacyExecutor),
+    /// A WASI command module run CGI-style (`executor = { type = "wagi" }`).
     Wagi(wagi::WagiExecutor),
 }
 
@@ -49,9 +53,13 @@ pub type RequestBody = UnsyncBoxBody<Bytes, wasmtime_wasi_http::Error>;
 
 /// Per-request inputs shared by all executors.
 pub struct Invocation {
+    /// The request, body streamed or limited as the server decided.
     pub request: hyper::Request<RequestBody>,
+    /// `"http"` or `"https"`, for the guest-visible URL and headers.
     pub scheme: &'static str,
+    /// The client's address (`spin-client-addr`, WAGI `REMOTE_ADDR`).
     pub client_addr: SocketAddr,
+    /// The CGI environment, argv and stdin; only for the WAGI executor.
     pub wagi: Option<WagiRequest>,
 }
 
@@ -91,6 +99,7 @@ impl Executor {
         )
     }
 
+    /// The WAGI executor for `module`, called as `cfg` says.
     pub fn wagi(
         engine: &SpinEngine,
         ctx: ComponentContext,
@@ -102,6 +111,7 @@ impl Executor {
         )?))
     }
 
+    /// Runs one request through the component and returns its response.
     pub async fn execute(&self, inv: Invocation) -> Result<hyper::Response<Body>> {
         match self {
             Executor::WasiHttp(e) => e.execute(inv).await,

@@ -20,9 +20,13 @@ const MAX_OUTPUT: usize = 64 << 20;
 
 /// Request details computed by the router for the CGI environment.
 pub struct WagiRequest {
+    /// CGI variables (`REQUEST_METHOD`, `PATH_INFO`, `HTTP_*`, ...).
     pub env: Vec<(String, String)>,
+    /// `argv[0]`, the request path (`${SCRIPT_NAME}` in the argv template).
     pub script_name: String,
+    /// Query-string arguments (`${ARGS}` in the argv template).
     pub args: Vec<String>,
+    /// What the guest reads on stdin.
     pub body: WagiBody,
 }
 
