@@ -229,7 +229,7 @@ impl RuntimeConfig {
                     None => return Err(undefined(&c.id, &label, true)),
                 }
             }
-            for label in c.metadata_strings("sqlite_databases") {
+            for label in c.metadata_strings("databases") {
                 match self.sqlite_database(&label, None) {
                     Some(SqliteDatabaseConfig::Unsupported(u)) => return Err(u.error()),
                     Some(_) => {}

@@ -121,10 +121,7 @@ fn spinkube_generated_config_loads_and_unsupported_backends_fail_only_when_used(
 
     // (grant, expected key in the error)
     let cases = [
-        (
-            r#""sqlite_databases":["default"]"#,
-            "sqlite_database.default.type",
-        ),
+        (r#""databases":["default"]"#, "sqlite_database.default.type"),
         (
             r#""key_value_stores":["cosmos"]"#,
             "key_value_store.cosmos.type",
@@ -148,12 +145,12 @@ fn check_app_rejects_undefined_labels_but_not_default() {
     let rc = parse_ok("[key_value_store.cache]\ntype = \"spin\"");
     let ok = component(
         "a",
-        r#""key_value_stores":["default","cache"],"sqlite_databases":["default"]"#,
+        r#""key_value_stores":["default","cache"],"databases":["default"]"#,
     );
     rc.check_app(&app(&ok)).unwrap();
     let cases = [
         (r#""key_value_stores":["nope"]"#, "key-value store `nope`"),
-        (r#""sqlite_databases":["todo"]"#, "[sqlite_database.todo]"),
+        (r#""databases":["todo"]"#, "[sqlite_database.todo]"),
     ];
     for (grant, want) in cases {
         let err = rc
@@ -379,6 +376,41 @@ fn load_reads_the_file_and_names_it_on_failure() {
     let err = load(&missing).unwrap_err().to_string();
     assert!(
         err.contains("cannot read runtime config file") && err.contains("nope.toml"),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_app_sees_the_grants_a_spin_toml_makes() {
+    // The check reads the metadata keys the manifest loader writes: a drift between the two
+    // once let every SQLite grant through unchecked.
+    let manifest = r#"
+spin_manifest_version = 2
+[application]
+name = "grants"
+[[trigger.http]]
+route = "/..."
+component = "web"
+[component.web]
+source = "web.wasm"
+key_value_stores = ["default"]
+sqlite_databases = ["todo"]
+"#;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("web.wasm"), b"").unwrap();
+    let app = crate::app::manifest::parse_manifest(
+        manifest,
+        &dir.join("spin.toml"),
+        dir,
+        &crate::app::manifest::LoadOptions {
+            files_root: dir.join("files"),
+        },
+    )
+    .expect("manifest parses");
+    let err = parse_ok("").check_app(&app).unwrap_err().to_string();
+    assert!(
+        err.contains("[sqlite_database.todo]") && err.contains("component `web`"),
         "{err}"
     );
 }
