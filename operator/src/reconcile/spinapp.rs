@@ -76,18 +76,18 @@ async fn reconcile_app(app: Arc<SpinApp>, ctx: Arc<Context>) -> Result<Action, E
         Ok(plan) => plan,
         Err(problem) => {
             let problem = (problem.reason(), problem.to_string());
-            report_problem(&app, &ctx, &executor, problem, Seen::default()).await?;
+            report_problem(&app, &ctx, &executor, problem, None).await?;
             return Ok(Action::requeue(WAIT_FOR_USER));
         }
     };
 
-    let mut seen = Seen::default();
-    let deployment = match apply_plan(&ctx, &app, &ns, &plan, &mut seen).await {
+    let mut applied = None;
+    let deployment = match apply_plan(&ctx, &app, &ns, &plan, &mut applied).await {
         Ok(d) => d,
         Err(Error::Refused(message)) => {
             // Best effort: the retry and the log report the refusal anyway.
             let problem = (super::CHILD_REFUSED, message.clone());
-            if let Err(e) = report_problem(&app, &ctx, &executor, problem, seen).await {
+            if let Err(e) = report_problem(&app, &ctx, &executor, problem, applied).await {
                 warn!(spinapp = %name, error = %e, "could not report the refusal in the status");
             }
             return Err(Error::Refused(message));
@@ -116,24 +116,18 @@ async fn reconcile_app(app: Arc<SpinApp>, ctx: Arc<Context>) -> Result<Action, E
     Ok(Action::requeue(RESYNC))
 }
 
-/// The children as this reconcile last saw them: `None` for one it has not applied (or read) yet.
-#[derive(Default)]
-struct Seen {
-    deployment: Option<Option<Deployment>>,
-    service_name: Option<Option<String>>,
-}
-
 /// Reports a problem that kept the reconcile from applying the children, with the children as they
-/// are now (what was applied before still shows in the status). Only the ones not `seen` are read.
+/// are now (what was applied before still shows in the status). `applied` is the Deployment this
+/// reconcile already applied, when only the Service after it was refused; otherwise it is read.
 async fn report_problem(
     app: &SpinApp,
     ctx: &Context,
     executor: &SpinAppExecutor,
     problem: (&str, String),
-    seen: Seen,
+    applied: Option<Option<Deployment>>,
 ) -> Result<(), Error> {
     let (ns, name) = (app.namespace().unwrap_or_default(), app.name_any());
-    let deployment = match seen.deployment {
+    let deployment = match applied {
         Some(d) => d,
         None => {
             Api::<Deployment>::namespaced(ctx.client.clone(), &ns)
@@ -141,13 +135,10 @@ async fn report_problem(
                 .await?
         }
     };
-    let service_name = match seen.service_name {
-        Some(s) => s,
-        None => Api::<Service>::namespaced(ctx.client.clone(), &ns)
-            .get_opt(&name)
-            .await?
-            .map(|s| s.name_any()),
-    };
+    let service_name = Api::<Service>::namespaced(ctx.client.clone(), &ns)
+        .get_opt(&name)
+        .await?
+        .map(|s| s.name_any());
     let executor_name = executor.name_any();
     report(
         app,
@@ -220,13 +211,13 @@ async fn fetch_lookups(ctx: &Context, app: &SpinApp, ns: &str) -> Result<Lookups
 }
 
 /// Applies the children and returns the Deployment as the API server holds it (with its status);
-/// `seen` keeps what was applied, for the status if a later child is refused.
+/// If the Service (applied last) is refused, `applied` gets the Deployment for the status.
 async fn apply_plan(
     ctx: &Context,
     app: &SpinApp,
     ns: &str,
     plan: &Plan,
-    seen: &mut Seen,
+    applied: &mut Option<Option<Deployment>>,
 ) -> Result<Option<Deployment>, Error> {
     let client = &ctx.client;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
@@ -265,14 +256,16 @@ async fn apply_plan(
             None
         }
     };
-    seen.deployment = Some(deployment.clone());
     let service = apply(
         &Api::<Service>::namespaced(client.clone(), ns),
         &plan.service,
     )
     .await
-    .map_err(refused("Service", &plan.service.metadata))?;
-    seen.service_name = Some(Some(service.name_any()));
+    .map_err(refused("Service", &plan.service.metadata));
+    if let Err(e) = service {
+        *applied = Some(deployment);
+        return Err(e);
+    }
     if let (Some(d), Some(current)) = (&deployment, &plan.runtime_config_secret) {
         if rolled_out(d) {
             delete_stale_runtime_configs(
