@@ -345,7 +345,7 @@ fn build_engine(
     // Bounds-checked in code, not by guard pages: with guard pages wasmtime must mprotect a
     // reused slot back to the new instance's size and again on every memory.grow, and each
     // mprotect is a TLB shootdown on every core. Without them a slot stays read/write up to
-    // its high-water mark. Measured: Rust hello +26%, Python +19% (issue 20 note).
+    // its high-water mark. Measured: Rust hello +26% (issue 20 note).
     c.signals_based_traps(false).memory_guard_size(0);
     if pooling {
         let mut p = wasmtime::PoolingAllocationConfig::default();
