@@ -1,6 +1,6 @@
 import sys, re, subprocess, collections, os
 # phases.py PERF_DATA: the share of samples per phase of a request (bench/profile/profile.sh).
-RULES = [
+RULES = [(name, re.compile(rx)) for name, rx in [
  ("teardown (store drop, slot reset)", r"clear_and_remain_ready|drop_in_place<wasmtime::runtime::store|deallocate|decommit|StoreOpaque as core::ops::drop|Store<T> as core::ops::drop|drop_in_place<.*Store"),
  ("instantiation", r"InstancePre.*instantiate|instantiate_pre|MemoryImageSlot::instantiate|OwnedImports|func_loc|allocate_module|Instance::new_started|component::instance::Instantiator|ComponentInstance::new|InstanceAllocator"),
  ("memory.grow (mprotect)", r"set_heap_limit|memory_grow"),
@@ -10,19 +10,16 @@ RULES = [
  ("request read + parse", r"recvfrom|sys_read|sys_recv|parse_headers|role::Server|Http1Transaction|poll_read_head|read_from_io"),
  ("accept", r"accept"),
  ("sched/idle/wake", r"epoll_wait|futex|schedule|park|unpark|wake_by|reschedule_ipi|finish_task_switch"),
-]
+]]
 def classify(frames):
-    # frames: list of (sym, dso), leaf first
-    joined = [(s, d) for s, d in frames]
-    has_guest = any(d.endswith(".cwasm") for s, d in joined)
+    # frames: list of (sym, dso), leaf first. A sample in a host function that guest code
+    # called counts as "host calls from guest", one in the guest's own code as "guest code".
     for name, rx in RULES:
-        r = re.compile(rx)
         if name == "guest code":
-            if has_guest:
-                leaf_s, leaf_d = joined[0]
-                return "guest code" if leaf_d.endswith(".cwasm") else "host calls from guest"
+            if any(d.endswith(".cwasm") for _, d in frames):
+                return "guest code" if frames[0][1].endswith(".cwasm") else "host calls from guest"
             continue
-        if any(r.search(s) for s, d in joined):
+        if any(rx.search(s) for s, _ in frames):
             return name
     return "other"
 out = subprocess.run(["perf","script","-i",sys.argv[1],"-F","comm,ip,sym,dso"],capture_output=True,text=True).stdout
