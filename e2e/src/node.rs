@@ -302,11 +302,14 @@ clusterDomain: cluster.local
 {dns}resolvConf: /etc/resolv.conf
 serializeImagePulls: false
 # A test machine: never evict for disk or memory pressure, never garbage-collect images.
+# "0%" switches a disk signal off (a 1% floor still evicted every pod on a nearly full CI disk);
+# every signal is listed so none falls back to its default.
 evictionHard:
   memory.available: "1Mi"
-  nodefs.available: "1%"
-  imagefs.available: "1%"
-  nodefs.inodesFree: "1%"
+  nodefs.available: "0%"
+  nodefs.inodesFree: "0%"
+  imagefs.available: "0%"
+  imagefs.inodesFree: "0%"
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 nodeStatusUpdateFrequency: 2s
