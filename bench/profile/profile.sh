@@ -4,7 +4,8 @@
 # with `perf record -g` and prints req/s and the share of CPU per request phase (phases.py).
 # Build with frame pointers first for whole call chains:
 #   RUSTFLAGS="-C force-frame-pointers=yes" cargo build --release -p spinkube-cli -p spinkube-bench
-# DRILL="<phase name>" N=40 list the frames inside one phase.
+# DRILL="<phase name>" N=40 list the frames inside one phase. PERF_CALLGRAPH="--call-graph dwarf"
+# unwinds a build without frame pointers (slower, and chains through guest code break).
 set -euo pipefail
 app=$(realpath "$1"); shift
 here=$(dirname "$(realpath "$0")")
@@ -21,7 +22,7 @@ done
 "$target/spinkube-bench" load "127.0.0.1:$port" / >"$out/load" &
 loader=$!
 sleep 1 # past the loader's warm-up
-perf record -g -p "$server" -o "$out/perf.data" -- sleep 3 >/dev/null 2>&1
+perf record ${PERF_CALLGRAPH:--g} -p "$server" -o "$out/perf.data" -- sleep 3 >/dev/null 2>&1
 wait $loader
 echo "under perf: $(cat "$out/load")"
 grep VmHWM "/proc/$server/status" || true

@@ -79,7 +79,16 @@ fn main() -> Result<()> {
             flags: Vec::new(),
         }],
         None => [
-            ("rust-http (p2)", "examples/rust-http", None),
+            (
+                "rust-http (p2, wasip1 core module)",
+                "examples/rust-http",
+                None,
+            ),
+            (
+                "rust-http (p2, wasip2 component)",
+                "examples/rust-wasip2-http",
+                None,
+            ),
             (
                 "rust-http (p2, memset reset)",
                 "examples/rust-http",

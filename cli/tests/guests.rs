@@ -70,6 +70,43 @@ fn rust_core_module_is_componentized_with_the_adapter() {
     assert_eq!(r.text().unwrap(), "Hello from Rust!");
 }
 
+/// Isolation: a p2 guest gets a fresh instance per request, so a global counter it bumps reads
+/// 1 on every request, also when requests run at once and instance slots are reused (their
+/// memory is reset, not unmapped). Both builds of the Rust hello: core module and component.
+#[test]
+fn a_p2_guests_global_state_never_outlives_its_request_under_concurrency() {
+    for app in ["examples/rust-http", "examples/rust-wasip2-http"] {
+        let dir = app_dir(app);
+        let up = Up::start(&["-f", dir.to_str().unwrap()]);
+        let counts: Vec<String> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..8)
+                .map(|_| {
+                    s.spawn(|| {
+                        let c = client();
+                        (0..25)
+                            .map(|_| {
+                                let r = c.get(up.url("/count")).send().unwrap();
+                                assert_eq!(r.status(), 200);
+                                r.text().unwrap()
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap())
+                .collect()
+        });
+        assert_eq!(counts.len(), 200);
+        let carried: Vec<&String> = counts.iter().filter(|c| *c != "1").collect();
+        assert!(
+            carried.is_empty(),
+            "{app}: an instance saw another request's state: {carried:?}"
+        );
+    }
+}
+
 #[test]
 fn c_legacy_inbound_http_component() {
     let dir = app_dir("examples/c-http");

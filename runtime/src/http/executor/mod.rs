@@ -1,6 +1,7 @@
 //! The three ways a Spin component can answer an HTTP request.
 
 mod cut_short;
+mod guest_run;
 mod legacy;
 mod settle;
 mod wagi;

@@ -1,6 +1,11 @@
 //! `wasi:http/incoming-handler@0.2.x` guests (Python, JS, current Rust/Go SDKs).
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::Poll;
+
+use futures::FutureExt;
 
 use anyhow::{anyhow, Result};
 use wasmtime::component::{InstancePre, Resource};
@@ -11,6 +16,7 @@ use wasmtime_wasi_http::p2::types::{HostIncomingRequest, HostResponseOutparam};
 use wasmtime_wasi_http::WasiHttpView;
 
 use super::cut_short::GuestFailure;
+use super::guest_run::GuestRun;
 use super::{Body, ComponentContext, Invocation};
 use crate::engine::SpinEngine;
 use crate::host::guest;
@@ -61,7 +67,8 @@ impl WasiHttpExecutor {
 /// The request/response exchange every `incoming-handler` version shares (the
 /// rc versions use the same resource types): `call` instantiates the guest and
 /// calls its `handle`, then hands the store back so a memory-limit hit can be
-/// reported. The guest keeps running after it sets the response, to stream the body.
+/// reported. The guest runs on the caller's task until it sets the response, then on a task of
+/// its own to stream the body ([`GuestRun`]).
 pub(super) async fn serve_incoming<F, Fut>(
     engine: &SpinEngine,
     ctx: &ComponentContext,
@@ -89,12 +96,12 @@ where
         .data_mut()
         .http()
         .new_incoming_request(scheme, inv.request)?;
-    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (tx, mut rx) = tokio::sync::oneshot::channel();
     let outparam = store.data_mut().http().new_response_outparam(tx)?;
     let engine = engine.clone();
-    let task = tokio::spawn({
+    let mut guest = GuestRun::new({
         let failure = failure.clone();
-        async move {
+        let run = async move {
             let run = call(store, request, outparam);
             tokio::pin!(run);
             // The epoch deadline stops guest code; this also stops a guest that waits in a host
@@ -115,17 +122,44 @@ where
                 failure.failed(e);
             }
             outcome
-        }
+        };
+        // A panic in host code fails this request only, as it did on a task of its own.
+        AssertUnwindSafe(run).catch_unwind().map(|caught| {
+            caught.unwrap_or_else(|_| Err(anyhow!("the host side of this guest call panicked (a bug in spinkube; the log has the panic)")))
+        })
     });
-    match rx.await {
+    // The guest first, so that one done by now is seen done: its whole body is then written,
+    // and the response leaves in one write.
+    let head = std::future::poll_fn(|cx| match guest.poll_guest(cx) {
+        Poll::Ready(outcome) => Poll::Ready(Head::GuestEnded(outcome)),
+        Poll::Pending => Pin::new(&mut rx).poll(cx).map(Head::Set),
+    })
+    .await;
+    let set = match head {
+        Head::Set(Ok(set)) => {
+            guest.detach();
+            Ok(set)
+        }
+        Head::Set(Err(_dropped)) => Err(guest.finish().await.unwrap_or(Ok(()))),
+        Head::GuestEnded(outcome) => rx.try_recv().map_err(|_| outcome),
+    };
+    match set {
         Ok(Ok(response)) => failure.hand_over(response).await,
         Ok(Err(code)) => Err(anyhow!("the guest returned an error response: {code:?}")),
-        Err(_) => match task.await {
-            Ok(Ok(())) => Err(anyhow!(
+        // The sender went with the guest's store (or the guest dropped its outparam).
+        Err(outcome) => match outcome {
+            Ok(()) => Err(anyhow!(
                 "the guest returned without setting a response (response-outparam::set was never called)"
             )),
-            Ok(Err(e)) => Err(e),
-            Err(join) => Err(anyhow!("guest task failed: {join}")),
+            Err(e) => Err(e),
         },
     }
+}
+
+/// How the wait for a guest's response head ended.
+enum Head<S> {
+    /// The guest set its response (or, if closed, dropped the outparam); it may still be running.
+    Set(S),
+    /// The guest's call returned.
+    GuestEnded(Result<()>),
 }
