@@ -92,6 +92,14 @@ impl Containerd {
         self.dir.path()
     }
 
+    /// The CNI bridge's name: the one given, or this process's own.
+    fn bridge(&self) -> String {
+        self.opts
+            .bridge
+            .clone()
+            .unwrap_or_else(|| format!("skcni{}", std::process::id() % 100_000))
+    }
+
     fn write_config(&self) {
         let d = self.dir.path();
         let certs = d.join("certs.d");
@@ -107,11 +115,7 @@ impl Containerd {
         let cni_dir = d.join("cni");
         std::fs::create_dir_all(&cni_dir).unwrap();
         if let Some(subnet) = &self.opts.pod_subnet {
-            let bridge = self
-                .opts
-                .bridge
-                .clone()
-                .unwrap_or_else(|| format!("skcni{}", std::process::id() % 100_000));
+            let bridge = self.bridge();
             std::fs::write(
                 cni_dir.join("10-spinkube.conflist"),
                 serde_json::json!({
@@ -413,6 +417,12 @@ impl Drop for Containerd {
             }
         }
         let _ = std::fs::remove_dir_all(Path::new("/run/containerd/spin").join(&self.namespace));
+        if self.opts.pod_subnet.is_some() && self.opts.bridge.is_none() {
+            // The CNI bridge plugin makes the bridge for the first pod and never deletes it.
+            let _ = Command::new("ip")
+                .args(["link", "delete", &self.bridge()])
+                .output();
+        }
         // Snapshot mounts under root/ must go before the directory can be removed.
         crate::process::unmount_under(self.dir.path());
     }

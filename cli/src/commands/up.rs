@@ -147,7 +147,8 @@ pub fn run(args: UpArgs) -> Result<()> {
 async fn up(args: UpArgs) -> Result<()> {
     // Connections need file descriptors; the default connection limit follows this one.
     connection::raise_open_files_limit();
-    let files_root = tempfile_dir()?;
+    let scratch = super::scratch_dir::ScratchDir::create(&std::env::temp_dir())?;
+    let files_root = scratch.path().to_path_buf();
     // A registry app keeps its `.spin` state in the current directory, as `spin up` does.
     let (mut app, app_dir) = match super::registry::app_source(&args.from) {
         super::registry::AppSource::Registry(r) => (
@@ -208,7 +209,7 @@ async fn up(args: UpArgs) -> Result<()> {
     std::io::stdout().flush().ok();
     host.run(listener, termination_signal(), DEFAULT_DRAIN_TIMEOUT)
         .await?;
-    let _ = std::fs::remove_dir_all(&files_root);
+    drop(scratch);
     Ok(())
 }
 
@@ -308,12 +309,6 @@ async fn resolve(listen: &str) -> Result<SocketAddr> {
         })?
         .next()
         .with_context(|| format!("listen address {listen:?} resolves to nothing"))
-}
-
-fn tempfile_dir() -> Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("spinkube-up-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
 }
 
 fn parse_kv(s: &str) -> Result<(String, String), String> {
