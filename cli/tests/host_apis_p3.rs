@@ -160,3 +160,17 @@ fn p3_redis_trigger_handles_every_message_and_survives_errors_and_traps() {
         "{log}"
     );
 }
+
+/// wasi:sockets name lookup from a p3 guest goes through `allowed_outbound_hosts`, as from a p2
+/// one: an IP literal answers as itself, a name no entry names is refused before any lookup
+/// (`localhost` would resolve on every machine, so only the gate can refuse it).
+#[test]
+fn p3_name_lookup_is_gated_by_allowed_outbound_hosts() {
+    let redis = RedisServer::start();
+    let state = tempfile::tempdir().unwrap();
+    let up = start(&redis, state.path(), &[]);
+    assert_eq!(up.get("/lookup?name=127.0.0.1"), (200, "127.0.0.1".into()));
+    let (status, body) = up.get("/lookup?name=localhost");
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("AccessDenied"), "{body}");
+}

@@ -9,6 +9,7 @@
 //! - `POST /redis/OP?address=A&key=K` for OP in set (body), get, incr, del, execute (body: the
 //!   command and its arguments separated by spaces), publish (`channel=C`, body)
 //! - `GET /http?url=U`: outbound HTTP, answered as `status=N\n<body>`
+//! - `GET /lookup?name=N`: `wasi:sockets/ip-name-lookup@0.3` of N, the IPv4 addresses comma-separated
 //! - `GET /trap`: panics
 //!
 //! A host API error answers 409 with its Debug form, so tests can match the error case.
@@ -59,6 +60,7 @@ async fn handle(req: Request) -> impl IntoResponse {
         ("POST", ["sql", db]) => sql(db, &String::from_utf8_lossy(&body)).await,
         ("POST", ["redis", op]) => redis(op, &query, body).await,
         (_, ["http"]) => outbound_http(&param(&query, "url").unwrap_or_default()).await,
+        (_, ["lookup"]) => lookup(param(&query, "name").unwrap_or_default()).await,
         _ => (StatusCode::NOT_FOUND, "no such route".into()),
     }
 }
@@ -186,6 +188,22 @@ async fn outbound_http(url: &str) -> Answer {
 }
 
 /// A query parameter, decoded as a form (`%XX` and `+`).
+async fn lookup(name: String) -> Answer {
+    use wasip3::sockets::ip_name_lookup::resolve_addresses;
+    use wasip3::sockets::types::IpAddress;
+    match resolve_addresses(name).await {
+        Ok(ips) => ok(ips
+            .iter()
+            .filter_map(|ip| match ip {
+                IpAddress::Ipv4((a, b, c, d)) => Some(format!("{a}.{b}.{c}.{d}")),
+                IpAddress::Ipv6(_) => None,
+            })
+            .collect::<Vec<_>>()
+            .join(",")),
+        Err(e) => failed(e),
+    }
+}
+
 fn param(query: &str, name: &str) -> Option<String> {
     form_urlencoded::parse(query.as_bytes()).find_map(|(k, v)| (k == name).then(|| v.into_owned()))
 }
