@@ -197,3 +197,36 @@ fn mqtts_verifies_the_broker_against_the_system_trust_store() {
     );
     assert_eq!(sub.next(), Some(message("over tls", 1)));
 }
+
+/// A pooled connection no instance has open is closed once idle past the limit (here 1 s): the
+/// broker sees a clean DISCONNECT, and the next publish connects afresh.
+#[test]
+fn an_idle_pooled_connection_is_closed_and_the_next_open_reconnects() {
+    let broker = Mosquitto::start(USER, PASSWORD);
+    let sub = broker.subscribe("news");
+    let dir = app_dir("e2e/apps/outbound-net");
+    let port = format!("mqtt_port={}", broker.port());
+    let up = Up::start_with_env(
+        &["-f", dir.to_str().unwrap(), "--variable", &port],
+        &[("SPINKUBE_MQTT_IDLE_TIMEOUT", "1")],
+    );
+    let address = broker.url("guest-idle");
+    assert_eq!(
+        publish(&up, &address, PASSWORD, 1, "one"),
+        (200, "ok".into())
+    );
+    assert_eq!(sub.next(), Some(message("one", 1)));
+    common::wait_until("the broker to see guest-idle disconnect", || {
+        broker
+            .log()
+            .lines()
+            .any(|l| l.contains("Client guest-idle disconnected"))
+            .then_some(())
+    });
+    assert_eq!(
+        publish(&up, &address, PASSWORD, 1, "two"),
+        (200, "ok".into())
+    );
+    assert_eq!(sub.next(), Some(message("two", 1)));
+    assert_eq!(connects(&broker, "guest-idle"), 2, "{}", broker.log());
+}

@@ -6,11 +6,13 @@
 //! pooled per address and credentials (a broker accepts one session per client id, so two
 //! instances opening the same address would otherwise knock each other off), each driven by
 //! its own task so keep-alives flow between requests; `open` waits for the broker's CONNACK,
-//! so bad credentials or an unreachable broker surface there.
+//! so bad credentials or an unreachable broker surface there. A pooled connection that no
+//! instance has open is closed (MQTT DISCONNECT) once it has been idle for five minutes, or
+//! `SPINKUBE_MQTT_IDLE_TIMEOUT` seconds.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rumqttc::{AsyncClient, Event, EventLoop, Incoming, MqttOptions, Outgoing, QoS, Transport};
 use tokio::sync::mpsc;
@@ -27,6 +29,10 @@ const RETRY_MIN: Duration = Duration::from_millis(200);
 const RETRY_MAX: Duration = Duration::from_secs(5);
 /// rumqttc's request queue per connection.
 const REQUEST_CAPACITY: usize = 1000;
+/// How long a pooled connection no instance has open outlives its last use, by default.
+const IDLE_LIMIT: Duration = Duration::from_secs(300);
+/// How long closing an idle connection waits for its DISCONNECT to go out.
+const CLOSE_LIMIT: Duration = Duration::from_secs(2);
 
 /// What the driver task reports to the (one) publisher waiting on a connection.
 #[derive(Debug)]
@@ -43,15 +49,23 @@ pub struct Connection {
     client: AsyncClient,
     /// Locked for the whole of a publish, so acknowledgements reach the publisher waiting for them.
     signals: tokio::sync::Mutex<mpsc::UnboundedReceiver<Signal>>,
-    driver: tokio::task::JoinHandle<()>,
+    /// The task polling rumqttc's event loop; taken by [`Connection::close`].
+    driver: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Address without credentials, for messages.
     address: String,
+    last_used: Mutex<Instant>,
 }
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        self.driver.abort();
+        if let Some(driver) = lock(&self.driver).take() {
+            driver.abort();
+        }
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A connection a guest opened.
@@ -119,6 +133,7 @@ async fn connect(key: Key) -> Result<Arc<Connection>, Error> {
             .cloned()
     };
     if let Some(c) = pooled() {
+        c.touch();
         return Ok(c);
     }
     // One new session per key at a time: two for the same client id would knock each other
@@ -143,8 +158,9 @@ async fn connect(key: Key) -> Result<Arc<Connection>, Error> {
     let conn = Arc::new(Connection {
         client,
         signals: tokio::sync::Mutex::new(mpsc::unbounded_channel().1),
-        driver,
+        driver: Mutex::new(Some(driver)),
         address: address.clone(),
+        last_used: Mutex::new(Instant::now()),
     });
     let first = tokio::time::timeout(ANSWER_LIMIT, rx.recv()).await;
     match first {
@@ -166,8 +182,55 @@ async fn connect(key: Key) -> Result<Arc<Connection>, Error> {
         }
     }
     *conn.signals.lock().await = rx;
+    start_sweeper();
     let mut pool = pool().lock().unwrap_or_else(|p| p.into_inner());
     Ok(pool.entry(key).or_insert(conn).clone())
+}
+
+fn idle_limit() -> Duration {
+    std::env::var("SPINKUBE_MQTT_IDLE_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map(Duration::from_secs_f64)
+        .unwrap_or(IDLE_LIMIT)
+}
+
+/// Whether a pooled connection goes: no instance has it open and it has been idle long enough.
+fn evictable(open_handles: usize, idle_for: Duration, limit: Duration) -> bool {
+    open_handles == 0 && idle_for >= limit
+}
+
+/// Runs [`sweep_idle`] on this runtime unless it already runs (a runtime that ended took its
+/// sweeper with it).
+fn start_sweeper() {
+    static SWEEPER: Mutex<Option<tokio::task::JoinHandle<()>>> = Mutex::new(None);
+    let mut sweeper = lock(&SWEEPER);
+    if sweeper.as_ref().is_none_or(|s| s.is_finished()) {
+        *sweeper = Some(tokio::spawn(sweep_idle(idle_limit())));
+    }
+}
+
+/// Closes the pooled connections that [`evictable`] lets go, for the life of the runtime.
+async fn sweep_idle(limit: Duration) {
+    let period = (limit / 4).clamp(Duration::from_millis(100), Duration::from_secs(30));
+    loop {
+        tokio::time::sleep(period).await;
+        let idle: Vec<Arc<Connection>> = {
+            let mut pool = lock(pool());
+            let keys: Vec<Key> = pool
+                .iter()
+                // The pool's own reference is not an open handle.
+                .filter(|(_, c)| evictable(Arc::strong_count(c) - 1, c.idle_for(), limit))
+                .map(|(k, _)| k.clone())
+                .collect();
+            keys.iter().filter_map(|k| pool.remove(k)).collect()
+        };
+        for conn in idle {
+            tracing::debug!("closing the idle MQTT connection to {}", conn.address);
+            conn.close().await;
+        }
+    }
 }
 
 /// Polls rumqttc's event loop for the life of the connection: keep-alives, acknowledgements,
@@ -183,6 +246,8 @@ async fn drive(mut events: EventLoop, tx: mpsc::UnboundedSender<Signal>) {
             Ok(Event::Outgoing(Outgoing::Publish(pkid))) => Some(Signal::Sent(pkid)),
             Ok(Event::Incoming(Incoming::PubAck(a))) => Some(Signal::Acked(a.pkid)),
             Ok(Event::Incoming(Incoming::PubComp(c))) => Some(Signal::Completed(c.pkid)),
+            // Our DISCONNECT is out (an idle connection closing): the session is over.
+            Ok(Event::Outgoing(Outgoing::Disconnect)) => return,
             Ok(_) => None,
             Err(e) => {
                 // Publishes reported as failed must not go out after a reconnect: drop them
@@ -226,9 +291,33 @@ fn finishes(qos: QoS, ours: Option<u16>, signal: &Signal) -> bool {
 }
 
 impl Connection {
+    fn touch(&self) {
+        *lock(&self.last_used) = Instant::now();
+    }
+
+    fn idle_for(&self) -> Duration {
+        lock(&self.last_used).elapsed()
+    }
+
+    /// Sends DISCONNECT and waits (a little) for it to leave, so the broker ends the session
+    /// cleanly rather than after a keep-alive timeout.
+    async fn close(&self) {
+        let driver = lock(&self.driver).take();
+        let Some(mut driver) = driver else {
+            return;
+        };
+        if self.client.try_disconnect().is_ok()
+            && tokio::time::timeout(CLOSE_LIMIT, &mut driver).await.is_ok()
+        {
+            return;
+        }
+        driver.abort();
+    }
+
     /// Publishes and waits for what `qos` promises: the packet written (0), PUBACK (1) or
     /// PUBCOMP (2).
     async fn publish(&self, topic: String, payload: Vec<u8>, qos: QoS) -> Result<(), Error> {
+        self.touch();
         let mut signals = self.signals.lock().await;
         // Reports of earlier publishes, reconnects or errors while idle are not about this one.
         while signals.try_recv().is_ok() {}
@@ -259,14 +348,14 @@ impl Connection {
                 }
             }
         };
-        tokio::time::timeout(ANSWER_LIMIT, wait)
-            .await
-            .unwrap_or_else(|_| {
-                Err(Error::ConnectionFailed(format!(
-                    "MQTT broker at {} did not acknowledge within {ANSWER_LIMIT:?}",
-                    self.address
-                )))
-            })
+        let outcome = tokio::time::timeout(ANSWER_LIMIT, wait).await;
+        self.touch();
+        outcome.unwrap_or_else(|_| {
+            Err(Error::ConnectionFailed(format!(
+                "MQTT broker at {} did not acknowledge within {ANSWER_LIMIT:?}",
+                self.address
+            )))
+        })
     }
 }
 
@@ -318,6 +407,14 @@ impl spin_mqtt::HostConnection for InstanceState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_an_unopened_connection_idle_past_the_limit_goes() {
+        let limit = Duration::from_secs(300);
+        assert!(evictable(0, limit, limit));
+        assert!(!evictable(0, limit - Duration::from_millis(1), limit));
+        assert!(!evictable(1, limit * 10, limit));
+    }
 
     #[test]
     fn publishes_finish_on_what_their_qos_promises() {
