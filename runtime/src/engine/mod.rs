@@ -439,6 +439,33 @@ mod tests {
         }
     }
 
+    /// An engine as `spinkube up` builds it (pooled slots, no code cache) and `wat` compiled on it.
+    fn engine_with_module(wat: &str) -> (SpinEngine, wasmtime::Module, wasmtime::Linker<()>) {
+        let engine = SpinEngine::new(EngineConfig {
+            cache_dir: None,
+            ..Default::default()
+        })
+        .expect("engine");
+        let module = wasmtime::Module::new(engine.wasmtime(), wat).expect("module");
+        let linker = wasmtime::Linker::<()>::new(engine.wasmtime());
+        (engine, module, linker)
+    }
+
+    /// A fresh store and instance of `module`: a pooled slot, reused across calls.
+    async fn fresh_instance(
+        engine: &SpinEngine,
+        linker: &wasmtime::Linker<()>,
+        module: &wasmtime::Module,
+    ) -> (Store<()>, wasmtime::Instance) {
+        let mut store = Store::new(engine.wasmtime(), ());
+        store.set_epoch_deadline(u64::MAX / 2);
+        let instance = linker
+            .instantiate_async(&mut store, module)
+            .await
+            .expect("instantiate");
+        (store, instance)
+    }
+
     /// Minor page faults of this thread so far.
     fn thread_minor_faults() -> i64 {
         let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -466,22 +493,11 @@ mod tests {
                     (br_if $next (i32.lt_u (local.get $page) (i32.const {half}))))))"#,
             half = PAGES / 2,
         );
-        let engine = SpinEngine::new(EngineConfig {
-            cache_dir: None,
-            ..Default::default()
-        })
-        .expect("engine");
-        let module = wasmtime::Module::new(engine.wasmtime(), wat).expect("module");
-        let linker = wasmtime::Linker::<()>::new(engine.wasmtime());
+        let (engine, module, linker) = engine_with_module(&wat);
         let mut faults = Vec::new();
         for _ in 0..3 {
-            let mut store = Store::new(engine.wasmtime(), ());
-            store.set_epoch_deadline(u64::MAX / 2);
             let before = thread_minor_faults();
-            let instance = linker
-                .instantiate_async(&mut store, &module)
-                .await
-                .expect("instantiate");
+            let (mut store, instance) = fresh_instance(&engine, &linker, &module).await;
             let dirty = instance
                 .get_typed_func::<(), ()>(&mut store, "dirty")
                 .expect("dirty export");
@@ -519,21 +535,10 @@ mod tests {
         let wat = r#"(module
             (memory (export "memory") 1)
             (func (export "grow") (memory.grow (i32.const 16)) drop))"#;
-        let engine = SpinEngine::new(EngineConfig {
-            cache_dir: None,
-            ..Default::default()
-        })
-        .expect("engine");
-        let module = wasmtime::Module::new(engine.wasmtime(), wat).expect("module");
-        let linker = wasmtime::Linker::<()>::new(engine.wasmtime());
+        let (engine, module, linker) = engine_with_module(wat);
         let mut grown_page = None;
         for grow in [true, false] {
-            let mut store = Store::new(engine.wasmtime(), ());
-            store.set_epoch_deadline(u64::MAX / 2);
-            let instance = linker
-                .instantiate_async(&mut store, &module)
-                .await
-                .expect("instantiate");
+            let (mut store, instance) = fresh_instance(&engine, &linker, &module).await;
             let memory = instance.get_memory(&mut store, "memory").expect("memory");
             let page = memory.data_ptr(&store) as usize + 8 * 65536;
             if grow {
