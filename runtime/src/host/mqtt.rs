@@ -53,6 +53,7 @@ pub struct Connection {
     driver: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Address without credentials, for messages.
     address: String,
+    /// When its last handle closed (or, before any did, when it connected).
     last_used: Mutex<Instant>,
 }
 
@@ -71,6 +72,13 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// A connection a guest opened.
 pub struct MqttHandle {
     conn: Arc<Connection>,
+}
+
+impl Drop for MqttHandle {
+    fn drop(&mut self) {
+        // A connection is idle from the moment its last handle closes.
+        self.conn.touch();
+    }
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -125,24 +133,14 @@ type Gate = Arc<tokio::sync::Mutex<()>>;
 
 /// The pooled connection for `key`, connecting (and waiting for CONNACK) if there is none.
 async fn connect(key: Key) -> Result<Arc<Connection>, Error> {
-    let pooled = || {
-        pool()
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-            .cloned()
-    };
+    let pooled = || lock(pool()).get(&key).cloned();
     if let Some(c) = pooled() {
-        c.touch();
         return Ok(c);
     }
     // One new session per key at a time: two for the same client id would knock each other
     // off the broker.
     static CONNECTING: OnceLock<Mutex<HashMap<Key, Gate>>> = OnceLock::new();
-    let gate = CONNECTING
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
+    let gate = lock(CONNECTING.get_or_init(Default::default))
         .entry(key.clone())
         .or_default()
         .clone();
@@ -183,7 +181,7 @@ async fn connect(key: Key) -> Result<Arc<Connection>, Error> {
     }
     *conn.signals.lock().await = rx;
     start_sweeper();
-    let mut pool = pool().lock().unwrap_or_else(|p| p.into_inner());
+    let mut pool = lock(pool());
     Ok(pool.entry(key).or_insert(conn).clone())
 }
 
@@ -317,7 +315,6 @@ impl Connection {
     /// Publishes and waits for what `qos` promises: the packet written (0), PUBACK (1) or
     /// PUBCOMP (2).
     async fn publish(&self, topic: String, payload: Vec<u8>, qos: QoS) -> Result<(), Error> {
-        self.touch();
         let mut signals = self.signals.lock().await;
         // Reports of earlier publishes, reconnects or errors while idle are not about this one.
         while signals.try_recv().is_ok() {}
@@ -348,14 +345,14 @@ impl Connection {
                 }
             }
         };
-        let outcome = tokio::time::timeout(ANSWER_LIMIT, wait).await;
-        self.touch();
-        outcome.unwrap_or_else(|_| {
-            Err(Error::ConnectionFailed(format!(
-                "MQTT broker at {} did not acknowledge within {ANSWER_LIMIT:?}",
-                self.address
-            )))
-        })
+        tokio::time::timeout(ANSWER_LIMIT, wait)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::ConnectionFailed(format!(
+                    "MQTT broker at {} did not acknowledge within {ANSWER_LIMIT:?}",
+                    self.address
+                )))
+            })
     }
 }
 
